@@ -1,0 +1,50 @@
+"""minirnn: an autograd-free recurrent-network engine in NumPy/CuPy.
+
+Every derivative is written by hand next to its forward pass and checked against
+finite differences and PyTorch. Read the math in this order: ``functional/cells.py``
+(one step), ``functional/recurrent.py`` (BPTT over padded batches), then the layers
+in ``nn/``.
+"""
+
+from . import backend, functional, nn
+from .backend import get_default_dtype, manual_seed, set_backend, set_default_dtype, to_device, to_numpy
+from .nn import (
+    GRU,
+    LSTM,
+    RNN,
+    Dropout,
+    Embedding,
+    GRUCell,
+    Linear,
+    LSTMCell,
+    Module,
+    Parameter,
+    RNNCell,
+    no_grad,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "GRU",
+    "LSTM",
+    "RNN",
+    "Dropout",
+    "Embedding",
+    "GRUCell",
+    "LSTMCell",
+    "Linear",
+    "Module",
+    "Parameter",
+    "RNNCell",
+    "backend",
+    "functional",
+    "get_default_dtype",
+    "manual_seed",
+    "nn",
+    "no_grad",
+    "set_backend",
+    "set_default_dtype",
+    "to_device",
+    "to_numpy",
+]

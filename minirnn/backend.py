@@ -1,0 +1,196 @@
+"""The array backend: the only module in minirnn that imports numpy or cupy.
+
+Everything above this module writes ``xp = get_array_module(*arrays)`` and uses
+``xp`` as it would use numpy, so the same code runs on the CPU (NumPy) and on a
+CUDA GPU (CuPy). This module also owns:
+
+* the backend switch (``set_backend("numpy" | "cupy")``),
+* the default floating dtype (float32) and ``resolve_dtype``,
+* moving arrays between devices (``to_numpy``, ``to_device``),
+* seeded randomness: weights are drawn from a NumPy ``Generator`` on the host and
+  then moved to the device, so a CPU run and a GPU run start from the same weights.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+try:  # CuPy is an optional extra (pip install minirnn[cuda]).
+    import cupy as _cupy
+except Exception:  # pragma: no cover - depends on the machine
+    _cupy = None
+
+BACKENDS = ("numpy", "cupy")
+FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+_backend = "numpy"
+_default_dtype = np.dtype(np.float32)
+_rng = np.random.default_rng(0)
+
+
+# --------------------------------------------------------------------------- switch
+
+
+def cupy_available() -> bool:
+    """True when CuPy is installed and can see at least one CUDA device."""
+    if _cupy is None:
+        return False
+    try:
+        return _cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:  # pragma: no cover - depends on the machine
+        return False
+
+
+def _require_cupy():
+    if _cupy is None:
+        raise RuntimeError(
+            "backend 'cupy' was requested but CuPy is not installed; "
+            "install it with: pip install 'minirnn[cuda]' (cupy-cuda12x)"
+        )
+    if not cupy_available():
+        raise RuntimeError(
+            "backend 'cupy' was requested but no CUDA GPU is visible to CuPy; "
+            "use backend 'numpy' on this machine"
+        )
+    return _cupy
+
+
+def check_backend_name(name: str) -> str:
+    """Normalise a backend or device name: 'numpy'/'cpu' or 'cupy'/'cuda'/'gpu'."""
+    aliases = {"numpy": "numpy", "cpu": "numpy", "cupy": "cupy", "cuda": "cupy", "gpu": "cupy"}
+    key = str(name).lower()
+    if key not in aliases:
+        raise ValueError(f"unknown backend {name!r}; expected one of 'numpy' (cpu) or 'cupy' (cuda)")
+    return aliases[key]
+
+
+def set_backend(name: str) -> None:
+    """Choose where new parameters and inputs live: 'numpy' (CPU) or 'cupy' (CUDA)."""
+    global _backend
+    name = check_backend_name(name)
+    if name == "cupy":
+        _require_cupy()
+    _backend = name
+
+
+def get_backend() -> str:
+    """The name of the current backend, 'numpy' or 'cupy'."""
+    return _backend
+
+
+def backend_module(name: str | None = None):
+    """The array module (numpy or cupy) of backend ``name`` (default: the current one)."""
+    name = _backend if name is None else check_backend_name(name)
+    return _require_cupy() if name == "cupy" else np
+
+
+def get_array_module(*arrays):
+    """numpy or cupy, whichever the given arrays live on (numpy when none is a CuPy array)."""
+    if _cupy is not None:
+        for a in arrays:
+            if isinstance(a, _cupy.ndarray):
+                return _cupy
+    return np
+
+
+def is_array(a) -> bool:
+    """True for a NumPy or CuPy ndarray."""
+    return isinstance(a, np.ndarray) or (_cupy is not None and isinstance(a, _cupy.ndarray))
+
+
+def backend_of(a) -> str:
+    """'cupy' for a CuPy array, otherwise 'numpy'."""
+    return "cupy" if get_array_module(a) is not np else "numpy"
+
+
+# --------------------------------------------------------------------------- dtypes
+
+
+def set_default_dtype(dtype) -> None:
+    """Set the dtype that ``dtype=None`` means everywhere (float32 unless changed)."""
+    global _default_dtype
+    _default_dtype = resolve_dtype(dtype)
+
+
+def get_default_dtype() -> np.dtype:
+    return _default_dtype
+
+
+def resolve_dtype(dtype) -> np.dtype:
+    """A floating NumPy dtype from ``None`` (the default), a dtype, or its name."""
+    if dtype is None:
+        return _default_dtype
+    try:
+        resolved = np.dtype(dtype)
+    except TypeError as err:
+        raise TypeError(f"dtype must be a floating dtype or its name, got {dtype!r}") from err
+    if resolved not in FLOAT_DTYPES:
+        raise TypeError(f"dtype must be one of float16, float32, float64, got {resolved}")
+    return resolved
+
+
+# --------------------------------------------------------------------------- transfers
+
+
+def to_numpy(a):
+    """Any minirnn array (NumPy or CuPy) as a NumPy array; other values unchanged."""
+    if _cupy is not None and isinstance(a, _cupy.ndarray):
+        return _cupy.asnumpy(a)
+    return a
+
+
+def to_device(a, backend: str | None = None):
+    """Move an array to ``backend`` (default: the current backend)."""
+    name = _backend if backend is None else check_backend_name(backend)
+    if name == "cupy":
+        return _require_cupy().asarray(a)
+    return to_numpy(a) if not isinstance(a, np.ndarray) else a
+
+
+def asarray(a, dtype=None, backend: str | None = None):
+    """``a`` as an array on ``backend``, converted to ``dtype`` when one is given."""
+    xp = backend_module(backend)
+    a = to_device(a, backend)
+    return xp.asarray(a) if dtype is None else xp.asarray(a, dtype=resolve_dtype(dtype))
+
+
+# --------------------------------------------------------------------------- randomness
+
+
+def manual_seed(seed: int) -> None:
+    """Seed minirnn's global generator (weight initialisation and dropout masks)."""
+    global _rng
+    _rng = np.random.default_rng(seed)
+    if _backend == "cupy":
+        _require_cupy().random.seed(seed)
+
+
+def get_rng() -> np.random.Generator:
+    """The global NumPy generator that initialisation draws from."""
+    return _rng
+
+
+def uniform(shape, bound: float, dtype=None, backend: str | None = None, rng=None):
+    """U(-bound, bound) drawn on the host in float64, cast, then moved to the device."""
+    rng = _rng if rng is None else rng
+    values = rng.uniform(-bound, bound, size=shape).astype(resolve_dtype(dtype))
+    return to_device(values, backend)
+
+
+def bernoulli_keep_mask(shape, keep_prob: float, dtype, like):
+    """A {0, 1} mask with P(1) = keep_prob, created on the device of ``like``.
+
+    On NumPy the draw comes from the seeded global generator, so a seeded CPU run is
+    reproducible bit for bit; on CuPy it comes from CuPy's generator on the GPU.
+    """
+    xp = get_array_module(like)
+    if xp is np:
+        return (_rng.random(shape) < keep_prob).astype(dtype)
+    return (xp.random.random(shape) < keep_prob).astype(dtype)
+
+
+def normal(shape, std: float = 1.0, dtype=None, backend: str | None = None, rng=None):
+    """N(0, std^2) drawn on the host in float64, cast, then moved to the device."""
+    rng = _rng if rng is None else rng
+    values = (rng.standard_normal(size=shape) * std).astype(resolve_dtype(dtype))
+    return to_device(values, backend)

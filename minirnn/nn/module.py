@@ -1,0 +1,255 @@
+"""``Parameter`` and ``Module``: the small object model every layer is built on.
+
+A Module holds Parameters and sub-modules (registered in assignment order, as in
+PyTorch), and a stack of forward caches. Each forward call pushes one cache and
+each backward call pops one, so a module called T times in a decoder loop is
+backpropagated by T backward calls in reverse order.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections import OrderedDict
+
+import numpy as np
+
+from ..backend import backend_of, check_backend_name, get_array_module, to_device, to_numpy
+
+_grad_enabled = True
+
+
+@contextlib.contextmanager
+def no_grad():
+    """Inside this block forward calls keep no caches (inference: decoding, evaluation).
+
+    A backward call after a forward run under ``no_grad`` raises, as in PyTorch.
+    """
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    return _grad_enabled
+
+
+class Parameter:
+    """A trainable array ``data`` and its accumulated gradient ``grad``.
+
+    ``grad`` is None until the first backward, and backward calls *add* to it until
+    ``zero_grad()``, as in PyTorch.
+    """
+
+    __slots__ = ("data", "grad")
+
+    def __init__(self, data):
+        self.data = data
+        self.grad = None
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def dtype(self):
+        return self.data.dtype
+
+    @property
+    def size(self):
+        return self.data.size
+
+    def accumulate(self, grad) -> None:
+        """grad += g (the first gradient is copied, never aliased)."""
+        if grad is None:
+            return
+        if self.grad is None:
+            self.grad = grad.copy()
+        else:
+            self.grad += grad
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={tuple(self.data.shape)}, dtype={self.data.dtype})"
+
+
+class Module:
+    """Base class of every layer and model.
+
+    Subclasses assign Parameters and Modules as attributes in ``__init__``, implement
+    ``forward`` (pushing a cache with ``_save``) and ``backward`` (popping it with
+    ``_restore``), and keep all array math in ``minirnn.functional``.
+    """
+
+    def __init__(self):
+        object.__setattr__(self, "_parameters", OrderedDict())
+        object.__setattr__(self, "_modules", OrderedDict())
+        object.__setattr__(self, "_caches", [])
+        object.__setattr__(self, "training", True)
+
+    # ------------------------------------------------------------------ registration
+    def __setattr__(self, name, value):
+        if "_parameters" not in self.__dict__:
+            raise AttributeError(f"{type(self).__name__}.__init__ must call super().__init__() first")
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        if isinstance(value, Parameter):
+            self._parameters[name] = value
+        elif isinstance(value, Module):
+            self._modules[name] = value
+        object.__setattr__(self, name, value)
+
+    def __delattr__(self, name):
+        self._parameters.pop(name, None)
+        self._modules.pop(name, None)
+        object.__delattr__(self, name)
+
+    def register_parameter(self, name: str, param):
+        """Register ``param`` (or None, for an absent bias) under a computed name."""
+        if param is None:
+            object.__setattr__(self, name, None)
+        else:
+            setattr(self, name, param)
+
+    def add_module(self, name: str, module) -> None:
+        setattr(self, name, module)
+
+    # ------------------------------------------------------------------ traversal
+    def named_modules(self, prefix: str = ""):
+        yield prefix, self
+        for name, module in self._modules.items():
+            yield from module.named_modules(f"{prefix}.{name}" if prefix else name)
+
+    def modules(self):
+        return [m for _, m in self.named_modules()]
+
+    def children(self):
+        return list(self._modules.values())
+
+    def named_parameters(self, prefix: str = ""):
+        """Yield ``(name, Parameter)`` pairs, with PyTorch's dotted names."""
+        for name, param in self._parameters.items():
+            yield (f"{prefix}.{name}" if prefix else name), param
+        for name, module in self._modules.items():
+            yield from module.named_parameters(f"{prefix}.{name}" if prefix else name)
+
+    def parameters(self):
+        return [p for _, p in self.named_parameters()]
+
+    def num_parameters(self) -> int:
+        return sum(p.size for p in self.parameters())
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self) -> OrderedDict[str, np.ndarray]:
+        """Copies of every parameter as NumPy arrays, keyed by PyTorch-style names."""
+        return OrderedDict((name, to_numpy(p.data).copy()) for name, p in self.named_parameters())
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> None:
+        """Copy arrays into the parameters, checking names and shapes first.
+
+        Values are cast to each parameter's dtype and moved to its device, so a
+        PyTorch ``state_dict`` converted with ``.numpy()`` loads directly. With
+        ``strict=True`` a missing or unexpected key is an error naming the key.
+        """
+        params = dict(self.named_parameters())
+        missing = [k for k in params if k not in state_dict]
+        unexpected = [k for k in state_dict if k not in params]
+        if strict and (missing or unexpected):
+            parts = []
+            if missing:
+                parts.append(f"missing keys: {', '.join(missing)}")
+            if unexpected:
+                parts.append(f"unexpected keys: {', '.join(unexpected)}")
+            raise KeyError(f"{type(self).__name__}.load_state_dict: " + "; ".join(parts))
+        staged = {}
+        for name, value in state_dict.items():
+            if name not in params:
+                continue
+            param = params[name]
+            value = to_numpy(value)
+            if hasattr(value, "detach"):  # a torch tensor passed directly
+                value = value.detach().cpu().numpy()
+            value = np.asarray(value)
+            if value.shape != tuple(param.shape):
+                raise ValueError(
+                    f"{type(self).__name__}.load_state_dict: key {name!r} expects shape "
+                    f"{tuple(param.shape)}, got {value.shape}"
+                )
+            staged[name] = value
+        # Only write once every key has been checked, so a failed load changes nothing.
+        for name, value in staged.items():
+            param = params[name]
+            xp = get_array_module(param.data)
+            param.data = xp.asarray(to_device(value.astype(param.dtype), backend_of(param.data)))
+
+    # ------------------------------------------------------------------ modes
+    def train(self, mode: bool = True):
+        for module in self.modules():
+            object.__setattr__(module, "training", bool(mode))
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Clear every gradient (to None, PyTorch's default, or to zeros)."""
+        for p in self.parameters():
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad[...] = 0
+
+    def to(self, backend: str):
+        """Move every parameter to ``backend`` ('numpy'/'cpu' or 'cupy'/'cuda'); returns self."""
+        backend = check_backend_name(backend)
+        for p in self.parameters():
+            p.data = to_device(p.data, backend)
+            if p.grad is not None:
+                p.grad = to_device(p.grad, backend)
+        self.clear_caches()
+        return self
+
+    @property
+    def dtype(self):
+        params = self.parameters()
+        return params[0].dtype if params else None
+
+    # ------------------------------------------------------------------ caches
+    def _save(self, cache) -> None:
+        """Push a forward cache (skipped under ``no_grad``)."""
+        if _grad_enabled:
+            self._caches.append(cache)
+
+    def _restore(self):
+        """Pop the cache of the most recent forward call that has no backward yet."""
+        if not self._caches:
+            raise RuntimeError(
+                f"{type(self).__name__}.backward called without a matching forward "
+                "(every forward call allows one backward call, in reverse order; "
+                "forwards run under no_grad() keep nothing)"
+            )
+        return self._caches.pop()
+
+    def clear_caches(self) -> None:
+        """Drop every pending forward cache of this module and its children."""
+        for module in self.modules():
+            module._caches.clear()
+
+    # ------------------------------------------------------------------ calling
+    def __call__(self, *args, **kwargs):
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
+
+    def extra_repr(self) -> str:
+        return ""
+
+    def __repr__(self) -> str:
+        lines = [f"{type(self).__name__}({self.extra_repr()}"]
+        for name, module in self._modules.items():
+            child = repr(module).replace("\n", "\n  ")
+            lines.append(f"  ({name}): {child}")
+        return lines[0] + ")" if len(lines) == 1 else "\n".join(lines) + "\n)"
+

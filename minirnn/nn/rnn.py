@@ -1,0 +1,352 @@
+"""Multi-layer, optionally bidirectional RNN, LSTM and GRU layers, like ``torch.nn``.
+
+The layers own PyTorch-named parameters and glue directions and layers together;
+the per-direction math is ``functional.recurrent`` (the readable reference) or,
+when ``impl="fast"``, ``minirnn.fast`` (tested equal to the reference).
+
+Shapes (time-major; batch_first swaps the first two axes of x and out):
+
+=========  ==================================================================
+x          (T, N, D), or (T, D) unbatched
+lengths    (N,) ints in [1, T]: PyTorch's pack_padded_sequence semantics
+h0, h_n    (num_layers * num_directions, N, P), P = proj_size or hidden_size
+c0, c_n    (num_layers * num_directions, N, H)   (LSTM)
+out        (T, N, num_directions * P), zero past each length
+=========  ==================================================================
+
+The layer index of h_n is ``layer * num_directions + direction``, as in PyTorch.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+from ..backend import bernoulli_keep_mask, get_array_module, resolve_dtype, uniform
+from ..checks import check_finite, check_float, check_last_dim, check_lengths, check_rank, check_shape
+from ..functional import linear as F_linear
+from ..functional import recurrent as F_recurrent
+from .module import Module, Parameter
+
+GATES = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 3, "lstm": 4}
+IMPLS = ("reference", "fast")
+
+
+class _RNNCache(NamedTuple):
+    layer_caches: list  # per layer: list of per-direction RecurrentCache
+    dropout_caches: list  # per layer > 0: the DropoutCache on its input, or None
+    batch_first: bool
+    unbatched: bool
+    out_shape: tuple  # time-major (T, N, num_directions * P)
+
+
+class RNNBase(Module):
+    """Shared machinery of RNN, LSTM and GRU; use those classes."""
+
+    def __init__(
+        self,
+        mode: str,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bias: bool = True,
+        batch_first: bool = False,
+        dropout: float = 0.0,
+        bidirectional: bool = False,
+        proj_size: int = 0,
+        dtype=None,
+        impl: str = "reference",
+    ):
+        super().__init__()
+        name = type(self).__name__
+        F_recurrent.check_mode(mode)
+        for label, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
+            if int(value) != value or value < 1:
+                raise ValueError(f"{name} expects {label} to be a positive integer, got {value!r}")
+        if not 0.0 <= dropout <= 1.0:
+            raise ValueError(f"{name} expects dropout in [0, 1], got {dropout}")
+        if proj_size < 0 or (proj_size and proj_size >= hidden_size):
+            raise ValueError(f"{name} expects proj_size in [0, hidden_size={hidden_size}), got {proj_size}")
+        if proj_size and mode != "lstm":
+            raise ValueError(f"proj_size is only supported by LSTM, not {name}")
+        if impl not in IMPLS:
+            raise ValueError(f"{name} impl must be one of {', '.join(IMPLS)}, got {impl!r}")
+        self.mode = mode
+        self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
+        self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
+        self.dropout, self.proj_size, self.impl = float(dropout), int(proj_size), impl
+        self.num_directions = 2 if bidirectional else 1
+        self.output_size = proj_size if proj_size else hidden_size  # P in the docstrings
+        dtype = resolve_dtype(dtype)
+        gate_size = GATES[mode] * hidden_size
+        bound = 1.0 / math.sqrt(hidden_size)
+        for layer in range(num_layers):
+            layer_input = input_size if layer == 0 else self.output_size * self.num_directions
+            for direction in range(self.num_directions):
+                sfx = self._suffix(layer, direction)
+                shapes = {"weight_ih": (gate_size, layer_input), "weight_hh": (gate_size, self.output_size)}
+                if bias:
+                    shapes.update(bias_ih=(gate_size,), bias_hh=(gate_size,))
+                if proj_size:
+                    shapes["weight_hr"] = (proj_size, hidden_size)
+                # PyTorch's registration order: w_ih, w_hh, b_ih, b_hh, w_hr per layer and direction.
+                for name, shape in shapes.items():
+                    self.register_parameter(f"{name}{sfx}", Parameter(uniform(shape, bound, dtype)))
+
+    # ------------------------------------------------------------------ helpers
+    @staticmethod
+    def _suffix(layer: int, direction: int) -> str:
+        return f"_l{layer}" + ("_reverse" if direction == 1 else "")
+
+    def _direction_params(self, layer: int, direction: int) -> tuple:
+        """(w_ih, w_hh, b_ih, b_hh[, w_hr]) arrays for one layer and direction."""
+        sfx = self._suffix(layer, direction)
+        names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"] + (["weight_hr"] if self.proj_size else [])
+        params = []
+        for n in names:
+            p = getattr(self, f"{n}{sfx}", None)
+            params.append(None if p is None else p.data)
+        return tuple(params)
+
+    def _accumulate(self, layer: int, direction: int, grads) -> None:
+        sfx = self._suffix(layer, direction)
+        names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"] + (["weight_hr"] if self.proj_size else [])
+        for n, g in zip(names, grads):
+            p = getattr(self, f"{n}{sfx}", None)
+            if p is not None:
+                p.accumulate(g)
+
+    def _run(self, x, state0, params, lengths, reverse):
+        if self.impl == "fast":
+            from ..fast import recurrent as fast
+
+            return fast.recurrent_forward(self.mode, x, state0, params, lengths, reverse)
+        return F_recurrent.recurrent_forward(self.mode, x, state0, params, lengths, reverse)
+
+    @staticmethod
+    def _run_backward(dout, dstate_n, cache):
+        if isinstance(cache, F_recurrent.RecurrentCache):
+            return F_recurrent.recurrent_backward(dout, dstate_n, cache)
+        from ..fast import recurrent as fast
+
+        return fast.recurrent_backward(dout, dstate_n, cache)
+
+    @property
+    def _is_lstm(self) -> bool:
+        return self.mode == "lstm"
+
+    # ------------------------------------------------------------------ forward
+    def forward(self, x, hx=None, lengths=None):
+        """Run every layer and direction; returns ``(out, h_n)`` or ``(out, (h_n, c_n))``."""
+        name = type(self).__name__
+        dtype = self.weight_ih_l0.dtype
+        check_float(x, dtype, name)
+        layout = "(T, N, D) or unbatched (T, D)" if not self.batch_first else "(N, T, D) or unbatched (T, D)"
+        check_rank(x, (2, 3), name, "input", layout)
+        check_last_dim(x, self.input_size, name)
+        check_finite(x, name)
+        xp = get_array_module(x)
+        unbatched = x.ndim == 2
+        if unbatched:
+            x = x[:, None, :]
+        elif self.batch_first:
+            x = x.transpose(1, 0, 2)
+        steps, batch = x.shape[0], x.shape[1]
+        if steps == 0:
+            raise ValueError(f"{name} expects at least one time step, got T = 0")
+        if lengths is not None:
+            lengths = check_lengths(lengths, batch, steps, name)
+            if lengths.min() == steps:
+                lengths = None  # every sequence is full: the plain path is the same
+        h0, c0 = self._initial_state(hx, batch, unbatched, x)
+
+        layer_input, layer_caches, dropout_caches = x, [], []
+        h_n, c_n = [], []
+        for layer in range(self.num_layers):
+            if layer > 0 and self.training and self.dropout > 0:
+                keep = bernoulli_keep_mask(layer_input.shape, 1.0 - self.dropout, layer_input.dtype, like=layer_input)
+                layer_input, drop_cache = F_linear.dropout_forward(layer_input, self.dropout, keep)
+            else:
+                drop_cache = None
+            dropout_caches.append(drop_cache)
+            outputs, caches = [], []
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                state0 = (h0[index],) + ((c0[index],) if self._is_lstm else ())
+                out, state_n, cache = self._run(
+                    layer_input, state0, self._direction_params(layer, direction), lengths, reverse=direction == 1
+                )
+                outputs.append(out)
+                caches.append(cache)
+                h_n.append(state_n[0])
+                if self._is_lstm:
+                    c_n.append(state_n[1])
+            layer_input = outputs[0] if len(outputs) == 1 else xp.concatenate(outputs, axis=2)
+            layer_caches.append(caches)
+
+        out, h_n = layer_input, xp.stack(h_n)
+        c_n = xp.stack(c_n) if self._is_lstm else None
+        self._save(_RNNCache(layer_caches, dropout_caches, self.batch_first, unbatched, out.shape))
+        if unbatched:
+            out, h_n = out[:, 0], h_n[:, 0]
+            c_n = None if c_n is None else c_n[:, 0]
+        elif self.batch_first:
+            out = out.transpose(1, 0, 2)
+        return (out, (h_n, c_n)) if self._is_lstm else (out, h_n)
+
+    def _initial_state(self, hx, batch, unbatched, like):
+        """Validate ``hx`` and return (h0, c0) as (L*dirs, N, .) arrays (c0 None unless LSTM)."""
+        name = type(self).__name__
+        xp = get_array_module(like)
+        layers = self.num_layers * self.num_directions
+        h_shape = (layers, self.output_size) if unbatched else (layers, batch, self.output_size)
+        c_shape = (layers, self.hidden_size) if unbatched else (layers, batch, self.hidden_size)
+        if hx is None:
+            h0, c0 = None, None
+        elif self._is_lstm:
+            if not isinstance(hx, (tuple, list)) or len(hx) != 2:
+                raise TypeError(f"{name} expects hx to be a tuple (h0, c0), got {type(hx).__name__}")
+            h0, c0 = hx
+        else:
+            h0, c0 = hx, None
+        if h0 is not None:
+            check_float(h0, like.dtype, name, "h0")
+            check_shape(h0, h_shape, name, "h0")
+        if c0 is not None:
+            check_float(c0, like.dtype, name, "c0")
+            check_shape(c0, c_shape, name, "c0")
+        full_h = (layers, batch, self.output_size)
+        full_c = (layers, batch, self.hidden_size)
+        h0 = xp.zeros(full_h, dtype=like.dtype) if h0 is None else h0.reshape(full_h)
+        if self._is_lstm:
+            c0 = xp.zeros(full_c, dtype=like.dtype) if c0 is None else c0.reshape(full_c)
+        return h0, c0
+
+    # ------------------------------------------------------------------ backward
+    def backward(self, dout=None, dh_n=None):
+        """BPTT through every layer and direction, accumulating parameter gradients.
+
+        ``dout`` is the gradient of ``out`` (None when only the final state was used);
+        ``dh_n`` is the gradient of ``h_n`` (RNN/GRU), or a pair ``(dh_n, dc_n)`` for
+        the LSTM, any of which may be None. Returns ``(dx, dh0)`` or
+        ``(dx, (dh0, dc0))``, the gradients of the input and of the initial state
+        (taken at zeros when no ``hx`` was given).
+        """
+        name = type(self).__name__
+        cache = self._restore()
+        xp = get_array_module(self.weight_ih_l0.data)
+        steps, batch, width = cache.out_shape
+        if self._is_lstm:
+            if dh_n is None:
+                dh_n = (None, None)
+            if not isinstance(dh_n, (tuple, list)) or len(dh_n) != 2:
+                raise TypeError(f"{name}.backward expects dh_n to be None or a pair (dh_n, dc_n)")
+            dh_final, dc_final = dh_n
+        else:
+            dh_final, dc_final = dh_n, None
+        layers = self.num_layers * self.num_directions
+        if cache.unbatched:
+            if dout is not None:
+                check_shape(dout, (steps, width), f"{name}.backward", "dout")
+                dout = dout[:, None, :]
+            if dh_final is not None:
+                check_shape(dh_final, (layers, self.output_size), f"{name}.backward", "dh_n")
+                dh_final = dh_final[:, None, :]
+            if dc_final is not None:
+                check_shape(dc_final, (layers, self.hidden_size), f"{name}.backward", "dc_n")
+                dc_final = dc_final[:, None, :]
+        else:
+            if dout is not None:
+                expected = (batch, steps, width) if cache.batch_first else (steps, batch, width)
+                check_shape(dout, expected, f"{name}.backward", "dout")
+                if cache.batch_first:
+                    dout = dout.transpose(1, 0, 2)
+            if dh_final is not None:
+                check_shape(dh_final, (layers, batch, self.output_size), f"{name}.backward", "dh_n")
+            if dc_final is not None:
+                check_shape(dc_final, (layers, batch, self.hidden_size), f"{name}.backward", "dc_n")
+
+        dh0 = [None] * layers
+        dc0 = [None] * layers
+        dlayer_out = dout
+        size = self.output_size
+        for layer in reversed(range(self.num_layers)):
+            dlayer_in = None
+            for direction in range(self.num_directions):
+                index = layer * self.num_directions + direction
+                d_out = None if dlayer_out is None else dlayer_out[:, :, direction * size : (direction + 1) * size]
+                dstate_n = (None if dh_final is None else dh_final[index],)
+                if self._is_lstm:
+                    dstate_n += (None if dc_final is None else dc_final[index],)
+                dx, dstate0, dparams = self._run_backward(d_out, dstate_n, cache.layer_caches[layer][direction])
+                self._accumulate(layer, direction, dparams)
+                dlayer_in = dx if dlayer_in is None else dlayer_in + dx
+                dh0[index] = dstate0[0]
+                if self._is_lstm:
+                    dc0[index] = dstate0[1]
+            if cache.dropout_caches[layer] is not None:
+                dlayer_in = F_linear.dropout_backward(dlayer_in, cache.dropout_caches[layer])
+            dlayer_out = dlayer_in
+
+        dx, dh0 = dlayer_out, xp.stack(dh0)
+        dc0 = xp.stack(dc0) if self._is_lstm else None
+        if cache.unbatched:
+            dx, dh0 = dx[:, 0], dh0[:, 0]
+            dc0 = None if dc0 is None else dc0[:, 0]
+        elif cache.batch_first:
+            dx = dx.transpose(1, 0, 2)
+        return (dx, (dh0, dc0)) if self._is_lstm else (dx, dh0)
+
+    def extra_repr(self) -> str:
+        parts = [f"{self.input_size}, {self.hidden_size}"]
+        if self.num_layers != 1:
+            parts.append(f"num_layers={self.num_layers}")
+        if self.mode == "rnn_relu":
+            parts.append("nonlinearity='relu'")
+        if not self.bias:
+            parts.append("bias=False")
+        if self.batch_first:
+            parts.append("batch_first=True")
+        if self.dropout:
+            parts.append(f"dropout={self.dropout}")
+        if self.bidirectional:
+            parts.append("bidirectional=True")
+        if self.proj_size:
+            parts.append(f"proj_size={self.proj_size}")
+        return ", ".join(parts)
+
+
+class RNN(RNNBase):
+    """Elman RNN: h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), act = tanh or relu."""
+
+    def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
+                 batch_first=False, dropout=0.0, bidirectional=False, dtype=None, impl="reference"):
+        if nonlinearity not in ("tanh", "relu"):
+            raise ValueError(f"RNN nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        super().__init__(f"rnn_{nonlinearity}", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, 0, dtype, impl)
+        self.nonlinearity = nonlinearity
+
+
+class LSTM(RNNBase):
+    """LSTM with PyTorch's gates [i|f|g|o] and optional output projection ``proj_size``.
+
+    ``out, (h_n, c_n) = lstm(x, (h0, c0), lengths)``; see ``functional.cells.lstm_cell_forward``.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, proj_size=0, dtype=None, impl="reference"):
+        super().__init__("lstm", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, proj_size, dtype, impl)
+
+
+class GRU(RNNBase):
+    """GRU with PyTorch's gates [r|z|n], n = tanh(x W_in^T + b_in + r * (h W_hn^T + b_hn)).
+
+    ``out, h_n = gru(x, h0, lengths)``; see ``functional.cells.gru_cell_forward``.
+    """
+
+    def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
+                 dropout=0.0, bidirectional=False, dtype=None, impl="reference"):
+        super().__init__("gru", input_size, hidden_size, num_layers, bias, batch_first,
+                         dropout, bidirectional, 0, dtype, impl)
