@@ -7,9 +7,7 @@ frames deep. These helpers do no math; they only look at shapes, dtypes and valu
 
 from __future__ import annotations
 
-import numpy as np
-
-from .backend import get_array_module, is_array, to_numpy
+from .backend import get_array_module, is_array, np, to_numpy
 
 
 def check_array(x, where: str, name: str = "input"):

@@ -11,9 +11,7 @@ from __future__ import annotations
 import contextlib
 from collections import OrderedDict
 
-import numpy as np
-
-from ..backend import backend_of, check_backend_name, get_array_module, to_device, to_numpy
+from ..backend import backend_of, check_backend_name, get_array_module, np, to_device, to_numpy
 
 _grad_enabled = True
 
