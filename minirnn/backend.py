@@ -18,7 +18,6 @@ import numpy as np
 # The host array library, re-exported so that the rest of the package can use NumPy
 # for host-side work (lengths, checkpoints, masks built on the host) through
 # ``from .backend import np`` while this stays the only module that imports it.
-__all__ = ["np"]
 
 try:  # CuPy is an optional extra (pip install minirnn[cuda]).
     import cupy as _cupy
