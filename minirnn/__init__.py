@@ -8,6 +8,7 @@ in ``nn/``.
 
 from . import backend, functional, nn
 from .backend import get_default_dtype, manual_seed, set_backend, set_default_dtype, to_device, to_numpy
+from .gradcheck import GradcheckReport, check_gradients, gradcheck
 from .nn import (
     GRU,
     LSTM,
@@ -32,14 +33,17 @@ __all__ = [
     "Dropout",
     "Embedding",
     "GRUCell",
+    "GradcheckReport",
     "LSTMCell",
     "Linear",
     "Module",
     "Parameter",
     "RNNCell",
     "backend",
+    "check_gradients",
     "functional",
     "get_default_dtype",
+    "gradcheck",
     "manual_seed",
     "nn",
     "no_grad",
