@@ -13,11 +13,15 @@ from .nn import (
     GRU,
     LSTM,
     RNN,
+    AttentionMemory,
+    BahdanauAttention,
+    CrossEntropyLoss,
     Dropout,
     Embedding,
     GRUCell,
     Linear,
     LSTMCell,
+    LuongAttention,
     Module,
     Parameter,
     RNNCell,
@@ -27,6 +31,10 @@ from .nn import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "AttentionMemory",
+    "BahdanauAttention",
+    "CrossEntropyLoss",
+    "LuongAttention",
     "GRU",
     "LSTM",
     "RNN",

@@ -1,0 +1,88 @@
+"""CrossEntropyLoss: checks its inputs and keeps the cache; the math is in ``functional.loss``."""
+
+from __future__ import annotations
+
+from ..backend import get_array_module, is_array
+from ..checks import check_array, check_finite, check_shape
+from ..functional import loss as F
+from .module import Module
+
+
+class CrossEntropyLoss(Module):
+    """Cross-entropy over class logits, like ``torch.nn.CrossEntropyLoss`` on flattened inputs.
+
+    ``loss = crit(logits, target)`` with logits (..., C) and integer targets (...);
+    ``dlogits = crit.backward(dloss=None)``.
+
+    * ``reduction="mean"`` divides the summed loss by the number of real tokens (targets
+      not equal to ``ignore_index``), not by the number of positions.
+    * ``label_smoothing=eps`` uses the target distribution (1 - eps) onehot(y) + eps / C.
+    * Returns a Python float for "mean" and "sum", and an array of the target's shape for
+      "none" (0 at ignored positions).
+    * Departure from PyTorch: when every target is ignored the "mean" loss is 0 with a zero
+      gradient, where PyTorch gives NaN (0 / 0).
+
+    The equations are in ``minirnn.functional.loss``.
+    """
+
+    def __init__(self, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0):
+        super().__init__()
+        if reduction not in F.REDUCTIONS:
+            raise ValueError(f"CrossEntropyLoss reduction must be one of {F.REDUCTIONS}, got {reduction!r}")
+        if not 0.0 <= label_smoothing <= 1.0:
+            raise ValueError(f"CrossEntropyLoss label_smoothing must be in [0, 1], got {label_smoothing}")
+        self.ignore_index = int(ignore_index)
+        self.reduction = reduction
+        self.label_smoothing = float(label_smoothing)
+
+    def forward(self, logits, target):
+        """logits (..., C) float, target (...) int -> float ("mean"/"sum") or (...) array ("none")."""
+        where = "CrossEntropyLoss"
+        check_array(logits, where, "logits")
+        check_array(target, where, "target")
+        if logits.dtype.kind != "f":
+            raise TypeError(f"{where} expects floating logits, got dtype {logits.dtype}")
+        if logits.ndim < 1:
+            raise ValueError(f"{where} expects logits of shape (..., C), got a 0-D array")
+        if target.dtype.kind not in "iu":
+            raise TypeError(f"{where} expects integer class ids as target, got dtype {target.dtype}")
+        check_shape(target, logits.shape[:-1], where, "target (the shape of logits without its class axis)")
+        check_finite(logits, where, "logits")
+        xp = get_array_module(logits)
+        target = xp.asarray(target)
+        num_classes = logits.shape[-1]
+        real = target[target != self.ignore_index]
+        if real.size:
+            low, high = int(real.min()), int(real.max())
+            if low < 0 or high >= num_classes:
+                bad = low if low < 0 else high
+                raise IndexError(
+                    f"{where} expects targets in [0, {num_classes - 1}] (C = {num_classes} classes) "
+                    f"or ignore_index={self.ignore_index}, got {bad}"
+                )
+        loss, cache = F.cross_entropy_forward(logits, target, self.ignore_index, self.reduction, self.label_smoothing)
+        self._save(cache)
+        return loss if self.reduction == "none" else float(loss)
+
+    def backward(self, dloss=None):
+        """dloss: None (= 1.0) or a scalar for "mean"/"sum"; the per-token upstream (...) for "none".
+
+        Returns dlogits (..., C).
+        """
+        cache = self._restore()
+        if dloss is None:
+            dloss = 1.0
+        if self.reduction == "none":
+            if is_array(dloss):
+                check_shape(dloss, cache.target_shape, "CrossEntropyLoss.backward", "dloss (the shape of target)")
+        elif is_array(dloss) and dloss.size != 1:
+            raise ValueError(
+                f"CrossEntropyLoss.backward expects a scalar dloss for reduction={self.reduction!r}, "
+                f"got shape {tuple(dloss.shape)}"
+            )
+        elif is_array(dloss):
+            dloss = dloss.reshape(())
+        return F.cross_entropy_backward(dloss, cache)
+
+    def extra_repr(self) -> str:
+        return f"ignore_index={self.ignore_index}, reduction={self.reduction!r}, label_smoothing={self.label_smoothing}"
