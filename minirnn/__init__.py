@@ -6,7 +6,7 @@ finite differences and PyTorch. Read the math in this order: ``functional/cells.
 in ``nn/``.
 """
 
-from . import backend, functional, nn
+from . import backend, functional, nn, optim
 from .backend import get_default_dtype, manual_seed, set_backend, set_default_dtype, to_device, to_numpy
 from .gradcheck import GradcheckReport, check_gradients, gradcheck
 from .nn import (
@@ -55,6 +55,7 @@ __all__ = [
     "manual_seed",
     "nn",
     "no_grad",
+    "optim",
     "set_backend",
     "set_default_dtype",
     "to_device",
