@@ -6,7 +6,7 @@ finite differences and PyTorch. Read the math in this order: ``functional/cells.
 in ``nn/``.
 """
 
-from . import backend, functional, nn, optim
+from . import backend, functional, models, nn, optim
 from .backend import get_default_dtype, manual_seed, set_backend, set_default_dtype, to_device, to_numpy
 from .gradcheck import GradcheckReport, check_gradients, gradcheck
 from .nn import (
@@ -53,6 +53,7 @@ __all__ = [
     "get_default_dtype",
     "gradcheck",
     "manual_seed",
+    "models",
     "nn",
     "no_grad",
     "optim",
