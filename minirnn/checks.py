@@ -40,6 +40,8 @@ def check_rank(x, ranks, where: str, name: str = "input", layout: str = ""):
 
 def check_last_dim(x, size: int, where: str, what: str = "input features"):
     """Raise ValueError unless the last axis of ``x`` has ``size`` entries."""
+    if x.ndim == 0:
+        raise ValueError(f"{where} expects {size} {what} on the last axis, got a 0-D array (a scalar)")
     if x.shape[-1] != size:
         raise ValueError(f"{where} expects {size} {what}, got {x.shape[-1]} (shape {tuple(x.shape)})")
     return x

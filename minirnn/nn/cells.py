@@ -106,8 +106,9 @@ class RNNCell(_CellBase):
 
     def backward(self, dh):
         """dh (N, H) -> (dx, dh_prev); accumulates the parameter gradients."""
-        cache = self._restore()
+        cache = self._peek()
         dh = self._check_grad(dh, cache, "dh")
+        self._restore()
         dx, dh_prev, *grads = F.rnn_cell_backward(dh, cache.step)
         self._accumulate(*grads)
         return (dx[0], dh_prev[0]) if cache.unbatched else (dx, dh_prev)
@@ -127,8 +128,9 @@ class GRUCell(_CellBase):
 
     def backward(self, dh):
         """dh (N, H) -> (dx, dh_prev); accumulates the parameter gradients."""
-        cache = self._restore()
+        cache = self._peek()
         dh = self._check_grad(dh, cache, "dh")
+        self._restore()
         dx, dh_prev, *grads = F.gru_cell_backward(dh, cache.step)
         self._accumulate(*grads)
         return (dx[0], dh_prev[0]) if cache.unbatched else (dx, dh_prev)
@@ -153,11 +155,12 @@ class LSTMCell(_CellBase):
 
     def backward(self, dstate):
         """dstate = (dh, dc), either may be None -> (dx, (dh_prev, dc_prev))."""
-        cache = self._restore()
+        cache = self._peek()
         if not isinstance(dstate, (tuple, list)) or len(dstate) != 2:
             raise TypeError("LSTMCell.backward expects a pair (dh, dc); either may be None")
         dh = self._check_grad(dstate[0], cache, "dh")
         dc = self._check_grad(dstate[1], cache, "dc")
+        self._restore()
         if dh is None:
             dh = get_array_module(cache.step.x).zeros_like(cache.step.m)
         dx, dh_prev, dc_prev, dw_ih, dw_hh, db_ih, db_hh, _ = F.lstm_cell_backward(dh, dc, cache.step)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 
 from ..backend import bernoulli_keep_mask, normal, resolve_dtype, uniform
-from ..checks import check_float, check_ids, check_last_dim
+from ..checks import check_finite, check_float, check_ids, check_last_dim
 from ..functional import linear as F
 from .module import Module, Parameter
 
@@ -29,14 +29,16 @@ class Linear(Module):
         """x (..., in_features) -> y (..., out_features)."""
         check_float(x, self.weight.dtype, "Linear")
         check_last_dim(x, self.in_features, "Linear")
+        check_finite(x, "Linear")
         y, cache = F.affine_forward(x, self.weight.data, None if self.bias is None else self.bias.data)
         self._save(cache)
         return y
 
     def backward(self, dy):
         """dy (..., out_features) -> dx (..., in_features); accumulates weight/bias grads."""
-        cache = self._restore()
+        cache = self._peek()
         check_last_dim(dy, self.out_features, "Linear.backward", "output features in dy")
+        self._restore()
         dx, dweight, dbias = F.affine_backward(dy, cache)
         self.weight.accumulate(dweight)
         if self.bias is not None:
@@ -78,8 +80,9 @@ class Embedding(Module):
 
     def backward(self, dy):
         """Accumulates the table's gradient; returns None (ids have no gradient)."""
-        cache = self._restore()
+        cache = self._peek()
         check_last_dim(dy, self.embedding_dim, "Embedding.backward", "features in dy")
+        self._restore()
         self.weight.accumulate(F.embedding_backward(dy, cache))
         return None
 

@@ -221,13 +221,23 @@ class Module:
 
     def _restore(self):
         """Pop the cache of the most recent forward call that has no backward yet."""
+        cache = self._peek()
+        self._caches.pop()
+        return cache
+
+    def _peek(self):
+        """The cache ``_restore`` would pop, left in place.
+
+        A backward validates its upstream gradients against this and pops only once
+        they pass, so a rejected call can be retried with corrected arguments.
+        """
         if not self._caches:
             raise RuntimeError(
                 f"{type(self).__name__}.backward called without a matching forward "
                 "(every forward call allows one backward call, in reverse order; "
                 "forwards run under no_grad() keep nothing)"
             )
-        return self._caches.pop()
+        return self._caches[-1]
 
     def clear_caches(self) -> None:
         """Drop every pending forward cache of this module and its children."""

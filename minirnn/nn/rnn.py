@@ -233,7 +233,7 @@ class RNNBase(Module):
         (taken at zeros when no ``hx`` was given).
         """
         name = type(self).__name__
-        cache = self._restore()
+        cache = self._peek()  # popped once the upstream gradients pass their checks
         xp = get_array_module(self.weight_ih_l0.data)
         steps, batch, width = cache.out_shape
         if self._is_lstm:
@@ -265,6 +265,7 @@ class RNNBase(Module):
                 check_shape(dh_final, (layers, batch, self.output_size), f"{name}.backward", "dh_n")
             if dc_final is not None:
                 check_shape(dc_final, (layers, batch, self.hidden_size), f"{name}.backward", "dc_n")
+        self._restore()
 
         dh0 = [None] * layers
         dc0 = [None] * layers
