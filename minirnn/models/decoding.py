@@ -93,8 +93,9 @@ def greedy_decode(model, src, src_lengths, max_len: int, bos_id: int, eos_id: in
     return ids, (xp.stack(weights, axis=1) if weights else None)
 
 
-def beam_search(model, src, src_lengths, max_len: int, bos_id: int, eos_id: int, beam_size: int = 4,
-                length_penalty: float = 1.0):
+def beam_search(
+    model, src, src_lengths, max_len: int, bos_id: int, eos_id: int, beam_size: int = 4, length_penalty: float = 1.0
+):
     """Batched beam search; returns ``(ids, attn_weights)`` of the best hypothesis per row.
 
     See the module docstring for the scoring, the length penalty and when it stops.

@@ -429,8 +429,9 @@ class Seq2Seq(Module):
 
         return greedy_decode(self, src, src_lengths, max_len, bos_id, eos_id)
 
-    def beam_search(self, src, src_lengths, max_len: int, bos_id: int, eos_id: int, beam_size: int = 4,
-                    length_penalty: float = 1.0):
+    def beam_search(
+        self, src, src_lengths, max_len: int, bos_id: int, eos_id: int, beam_size: int = 4, length_penalty: float = 1.0
+    ):
         """Beam search; returns ``(ids, attn_weights)``. See ``models.decoding.beam_search``."""
         from .decoding import beam_search
 
