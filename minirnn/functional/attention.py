@@ -29,6 +29,17 @@ weights         (N, S)  each row sums to 1 over its real positions
 
 The mask: masked positions get exactly 0 weight (and so no gradient), and a row with
 every position masked gives all-zero weights and a zero context, never NaN.
+
+The papers, in their column-vector notation (s_{i-1} / h_t the decoder state, h_j /
+hbar_s the encoder states):
+
+    Bahdanau et al. 2015:  e_ij = v_a^T tanh(W_a s_{i-1} + U_a h_j)
+    Luong et al. 2015:     score(h_t, hbar_s) = h_t^T hbar_s (dot),  h_t^T W_a hbar_s (general)
+    both:                  a = softmax(e),  c = sum_j a_j h_j
+
+Here the additive score has biases on all three maps (b_W + b_U, and b_V, which no
+weight depends on), and the query is whatever the caller passes. The layers in
+``minirnn.nn.attention`` say what minirnn's decoder passes and does with the context.
 """
 
 from __future__ import annotations

@@ -84,7 +84,11 @@ class AttentionMemory:
 
 
 def _add(total, grad):
-    return grad if total is None else total + grad
+    """total + grad, in place after the first step (each step's gradient is a fresh array)."""
+    if total is None:
+        return grad
+    total += grad
+    return total
 
 
 class _AttentionBase(Module):
