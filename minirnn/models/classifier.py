@@ -143,8 +143,9 @@ class SequenceClassifier(Module):
 
     def backward(self, dlogits):
         """dlogits (N, C) -> None; accumulates the gradient of every parameter."""
-        cache = self._restore()
+        cache = self._peek()
         check_shape(dlogits, (cache.batch, self.num_classes), "SequenceClassifier.backward", "dlogits")
+        self._restore()
         xp = get_array_module(dlogits)
         dfeature = self.dropout.backward(self.head.backward(dlogits))  # (N, dirs * H)
         H = self.hidden_size

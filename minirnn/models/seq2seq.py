@@ -47,7 +47,19 @@ from typing import NamedTuple
 from ..backend import backend_of, get_array_module, get_rng, np, resolve_dtype, to_device
 from ..checks import check_array, check_ids, check_lengths, check_rank, check_shape
 from ..functional import tanh, tanh_backward
-from ..nn import GRU, LSTM, BahdanauAttention, Dropout, Embedding, GRUCell, Linear, LSTMCell, LuongAttention, Module
+from ..nn import (
+    GRU,
+    LSTM,
+    BahdanauAttention,
+    Dropout,
+    Embedding,
+    GRUCell,
+    Linear,
+    LSTMCell,
+    LuongAttention,
+    Module,
+    no_grad,
+)
 from .classifier import check_choice, check_positive_int
 
 ENCODERS = {"gru": GRU, "lstm": LSTM}
@@ -82,10 +94,6 @@ class Encoded(NamedTuple):
 def select_state(state: DecoderState, index) -> DecoderState:
     """The rows ``index`` (an int array over N) of every layer's state: beam reordering."""
     return DecoderState(state.h[:, index], None if state.c is None else state.c[:, index])
-
-
-class _StepCache(NamedTuple):
-    has_context: bool
 
 
 class _ForwardCache(NamedTuple):
@@ -268,12 +276,15 @@ class Seq2Seq(Module):
 
     # ------------------------------------------------------------------ encoder
     def encode(self, src, src_lengths=None) -> Encoded:
-        """Run the encoder and prepare the attention memory; see ``Encoded``.
+        """Run the encoder and prepare the attention memory, for inference; see ``Encoded``.
 
-        Pushes one cache on the encoder (and bridge, attention) when gradients are on;
-        ``backward`` pops it. Call it yourself only under ``no_grad`` (decoding).
+        Runs under ``no_grad`` (it keeps no caches); ``forward`` uses the same code with caches.
         """
         lengths = self._check_src(src, src_lengths, "Seq2Seq.encode")
+        with no_grad():
+            return self._encode(src, lengths)
+
+    def _encode(self, src, lengths) -> Encoded:
         xp = get_array_module(src)
         embedded = self.src_embedding(src)  # (N, S, E)
         outputs, enc_state = self.encoder(embedded, lengths=lengths)  # (N, S, K)
@@ -302,17 +313,20 @@ class Seq2Seq(Module):
 
     # ------------------------------------------------------------------ one decoder step
     def decode_step(self, prev_ids, state: DecoderState, encoded: Encoded):
-        """One decoder step: prev_ids (N,) ints -> (logits (N, V), new DecoderState, attn_weights (N, S)).
+        """One decoder step, for inference: prev_ids (N,) ints -> (logits (N, V), new DecoderState,
+        attn_weights (N, S)).
 
-        ``attn_weights`` is None without attention. Pushes one cache per submodule when
-        gradients are on (``forward`` uses it that way); use it under ``no_grad`` to decode.
+        ``state`` is ``encoded.state`` at the first step, then the state the previous step
+        returned; ``attn_weights`` is None without attention. Runs under ``no_grad`` (it
+        keeps no caches); ``forward`` runs the same code with caches.
         """
         where = "Seq2Seq.decode_step"
         check_array(prev_ids, where, "prev_ids")
         check_rank(prev_ids, 1, where, "prev_ids", "(N,)")
         check_ids(prev_ids, self.tgt_vocab_size, where, "prev_ids")
         check_shape(prev_ids, (encoded.outputs.shape[0],), where, "prev_ids (one per source row)")
-        return self._step(prev_ids, state, encoded)
+        with no_grad():
+            return self._step(prev_ids, state, encoded)
 
     def _step(self, prev_ids, state, encoded):
         xp = get_array_module(encoded.outputs)
@@ -336,19 +350,18 @@ class Seq2Seq(Module):
             x = h
         feature = x if context is None else xp.concatenate([x, context], axis=1)  # (N, H [+ K])
         logits = self.out(self.dropout(feature))  # (N, V)
-        self._save(_StepCache(context is not None))
         new_state = DecoderState(xp.stack(hs), xp.stack(cs) if self._is_lstm else None)
         return logits, new_state, attn_weights
 
     def _step_backward(self, dlogits, dstate: DecoderState, encoded: Encoded) -> DecoderState:
         """Backward of one ``_step``: dlogits (N, V) and the gradient of its new state -> that of the old."""
-        step = self._restore()
         xp = get_array_module(dlogits)
+        has_context = self.attention is not None
         H, E = self.hidden_size, self.embed_dim
         dfeature = self.dropout.backward(self.out.backward(dlogits))  # (N, H [+ K])
         dh = list(dstate.h)  # per layer (N, H): gradient of the new state
         dh[-1] = dh[-1] + dfeature[:, :H]
-        dcontext = dfeature[:, H:] if step.has_context else None
+        dcontext = dfeature[:, H:] if has_context else None
         dc = list(dstate.c) if self._is_lstm else None
         dh_prev, dc_prev = [None] * self.num_layers, [None] * self.num_layers
         cells = self._decoder_cells()
@@ -359,7 +372,7 @@ class Seq2Seq(Module):
                 dx, dh_prev[layer] = cells[layer].backward(dh[layer])
             if layer > 0:
                 dh[layer - 1] = dh[layer - 1] + self.dropout.backward(dx)
-        if step.has_context:
+        if has_context:
             dcontext = dcontext + dx[:, E:]
             dquery = self.attention.backward_attend(dcontext)  # accumulates dkeys into the memory
             dh_prev[-1] = dh_prev[-1] + dquery
@@ -384,7 +397,7 @@ class Seq2Seq(Module):
         xp = get_array_module(src)
         batch, steps = tgt_in.shape
 
-        encoded = self.encode(src, lengths)
+        encoded = self._encode(src, lengths)
         state = encoded.state
         sampling = self.training and self.teacher_forcing_ratio < 1.0
         logits = []
@@ -404,8 +417,9 @@ class Seq2Seq(Module):
 
         dlogits (N, T, V). Accumulates the gradient of every parameter.
         """
-        cache = self._restore()
+        cache = self._peek()
         check_shape(dlogits, (cache.batch, cache.steps, self.tgt_vocab_size), "Seq2Seq.backward", "dlogits")
+        self._restore()
         xp = get_array_module(dlogits)
         encoded = cache.encoded
         zeros = xp.zeros((self.num_layers, cache.batch, self.hidden_size), dtype=dlogits.dtype)

@@ -1,0 +1,449 @@
+"""SequenceClassifier and Seq2Seq: shapes, configs, bad input, properties, decoding.
+
+Finite differences through whole models are in ``test_models_fd.py``; learning is in
+``test_learning.py``.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+
+import minirnn as mr
+from minirnn.models import Seq2Seq, SequenceClassifier
+
+F64 = "float64"
+
+
+def _ids(rng, shape, vocab, low=1):
+    return rng.integers(low, vocab, size=shape)
+
+
+def _seq2seq(**kw):
+    args = dict(src_vocab_size=9, tgt_vocab_size=8, embed_dim=4, hidden_size=5, dtype=F64)
+    args.update(kw)
+    return Seq2Seq(**args)
+
+
+def _batch(rng, n=3, s=5, t=4, src_vocab=9, tgt_vocab=8):
+    src = _ids(rng, (n, s), src_vocab)
+    lengths = np.array([s, 2, 4, 1, 3][:n])
+    tgt_in = _ids(rng, (n, t), tgt_vocab)
+    return src, lengths, tgt_in
+
+
+def _grads(model):
+    return {name: p.grad.copy() for name, p in model.named_parameters() if p.grad is not None}
+
+
+# ============================================================================ classifier
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_classifier_shapes_and_grads(rng, cell, bidirectional):
+    clf = SequenceClassifier(11, 3, embed_dim=4, hidden_size=5, cell=cell, num_layers=2,
+                             bidirectional=bidirectional, dtype=F64)  # fmt: skip
+    ids = _ids(rng, (4, 6), 11)
+    logits = clf(ids, np.array([6, 1, 3, 5]))
+    assert logits.shape == (4, 3) and logits.dtype == np.float64
+    assert clf.backward(rng.standard_normal((4, 3))) is None
+    for name, p in clf.named_parameters():
+        assert p.grad is not None and p.grad.shape == p.shape, name
+    assert clf.head.weight.shape == (3, (2 if bidirectional else 1) * 5)
+
+
+def test_classifier_predict(rng):
+    clf = SequenceClassifier(11, 4, embed_dim=4, hidden_size=5, dropout=0.5, dtype=F64)
+    ids, lengths = _ids(rng, (5, 6), 11), np.array([6, 2, 3, 1, 4])
+    proba = clf.predict_proba(ids, lengths)
+    assert proba.shape == (5, 4)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0, rtol=1e-12)
+    pred = clf.predict(ids, lengths)
+    assert pred.dtype == np.int64 and np.array_equal(pred, proba.argmax(axis=1))
+    assert clf.training  # predict ran in eval mode and restored train mode
+    assert all(not m._caches for m in clf.modules())  # ran under no_grad
+    clf.eval()
+    np.testing.assert_allclose(mr.functional.softmax(clf(ids, lengths)), proba, rtol=1e-12)
+
+
+def test_classifier_lengths_none_means_full(rng):
+    clf = SequenceClassifier(11, 3, embed_dim=4, hidden_size=5, cell="gru", dtype=F64)
+    ids = _ids(rng, (3, 5), 11)
+    with mr.no_grad():
+        np.testing.assert_array_equal(clf(ids), clf(ids, np.array([5, 5, 5])))
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru"])
+def test_classifier_padding_garbage_changes_nothing(rng, cell):
+    clf = SequenceClassifier(11, 3, embed_dim=4, hidden_size=5, cell=cell, num_layers=2, bidirectional=True, dtype=F64)
+    ids, lengths = _ids(rng, (4, 6), 11), np.array([6, 1, 3, 5])
+    garbage = ids.copy()
+    for n, length in enumerate(lengths):
+        garbage[n, length:] = rng.integers(0, 11, size=6 - length)
+    dlogits = rng.standard_normal((4, 3))
+    results = []
+    for x in (ids, garbage):
+        clf.zero_grad()
+        logits = clf(x, lengths)
+        clf.backward(dlogits)
+        results.append((logits, _grads(clf)))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    for name in results[0][1]:
+        np.testing.assert_allclose(results[0][1][name], results[1][1][name], rtol=0, atol=1e-14, err_msg=name)
+
+
+def test_classifier_config_rebuilds(rng):
+    clf = SequenceClassifier(11, 3, embed_dim=4, hidden_size=5, cell="gru", num_layers=2, bidirectional=True,
+                             padding_idx=None, dropout=0.1, dtype=F64)  # fmt: skip
+    config = json.loads(json.dumps(clf.config))
+    twin = type(clf)(**config)
+    twin.load_state_dict(clf.state_dict())
+    ids = _ids(rng, (3, 5), 11)
+    clf.eval(), twin.eval()
+    with mr.no_grad():
+        np.testing.assert_array_equal(clf(ids, np.array([5, 2, 3])), twin(ids, np.array([5, 2, 3])))
+    assert config["dtype"] == "float64" and config["cell"] == "gru"
+
+
+def test_classifier_bad_input(rng):
+    clf = SequenceClassifier(11, 3, embed_dim=4, hidden_size=5, dtype=F64)
+    ids = _ids(rng, (3, 5), 11)
+    with pytest.raises(ValueError, match="'lstm', 'gru', 'rnn'"):
+        SequenceClassifier(11, 3, cell="transformer")
+    with pytest.raises(ValueError, match="hidden_size"):
+        SequenceClassifier(11, 3, hidden_size=0)
+    with pytest.raises(IndexError, match=r"\[0, 10\]"):
+        clf(ids + 10, np.array([5, 5, 5]))
+    with pytest.raises(ValueError, match="one entry per sequence"):
+        clf(ids, np.array([5, 5]))
+    with pytest.raises(ValueError, match=r"\[1, 5\]"):
+        clf(ids, np.array([5, 6, 1]))
+    with pytest.raises(ValueError, match=r"\[1, 5\]"):
+        clf(ids, np.array([5, 0, 1]))
+    with pytest.raises(ValueError, match="2-D"):
+        clf(ids[0], np.array([5]))
+    with pytest.raises(TypeError, match="integer"):
+        clf(ids.astype(np.float64), np.array([5, 5, 5]))
+    clf(ids, np.array([5, 5, 5]))
+    with pytest.raises(ValueError, match="dlogits"):
+        clf.backward(np.zeros((3, 4)))
+
+
+# ============================================================================ seq2seq: shapes and config
+
+
+ATTENTIONS = ["bahdanau", "luong", None]
+
+
+@pytest.mark.parametrize("cell,attention,bidirectional", itertools.product(["gru", "lstm"], ATTENTIONS, [False, True]))
+def test_seq2seq_shapes_and_grads(rng, cell, attention, bidirectional):
+    model = _seq2seq(cell=cell, attention=attention, num_layers=2, bidirectional_encoder=bidirectional)
+    src, lengths, tgt_in = _batch(rng)
+    logits = model(src, lengths, tgt_in)
+    assert logits.shape == (3, 4, 8) and logits.dtype == np.float64
+    assert model.backward(rng.standard_normal(logits.shape)) is None
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.shape == p.shape, name
+    assert all(not m._caches for m in model.modules()), "every cache is consumed by backward"
+    assert (model.bridge is not None) == bidirectional
+    assert (model.attention is not None) == (attention is not None)
+
+
+def test_seq2seq_parameter_names():
+    model = _seq2seq(cell="lstm", bidirectional_encoder=True)
+    names = [name for name, _ in model.named_parameters()]
+    for expected in ["src_embedding.weight", "encoder.weight_ih_l0_reverse", "bridge.h_l0.weight", "bridge.c_l0.bias",
+                     "attention.Wa.weight", "attention.Ua.bias", "attention.Va.weight", "tgt_embedding.weight",
+                     "decoder_l0.weight_ih", "out.weight", "out.bias"]:  # fmt: skip
+        assert expected in names, expected
+    assert model.out.weight.shape == (8, 5 + 10)  # [h_t; context], K = 2H
+    assert model.decoder_l0.input_size == 4 + 10  # [embedding; context]
+    plain = _seq2seq(attention=None)
+    assert plain.out.weight.shape == (8, 5) and plain.decoder_l0.input_size == 4
+
+
+def test_seq2seq_config_rebuilds(rng):
+    model = _seq2seq(cell="lstm", attention="luong", num_layers=2, bidirectional_encoder=True, dropout=0.2,
+                     teacher_forcing_ratio=0.5)  # fmt: skip
+    config = json.loads(json.dumps(model.config))
+    twin = type(model)(**config)
+    twin.load_state_dict(model.state_dict())
+    src, lengths, tgt_in = _batch(rng)
+    model.eval(), twin.eval()
+    with mr.no_grad():
+        np.testing.assert_array_equal(model(src, lengths, tgt_in), twin(src, lengths, tgt_in))
+    assert config["attention"] == "luong" and config["dtype"] == "float64"
+
+
+def test_seq2seq_forward_equals_decode_steps(rng):
+    """Teacher forcing is encode + one decode_step per target token."""
+    model = _seq2seq(cell="lstm", num_layers=2, bidirectional_encoder=True)
+    src, lengths, tgt_in = _batch(rng)
+    with mr.no_grad():
+        logits = model(src, lengths, tgt_in)
+        encoded = model.encode(src, lengths)
+        state = encoded.state
+        assert encoded.outputs.shape == (3, 5, 10) and encoded.mask.shape == (3, 5)
+        assert encoded.state.h.shape == (2, 3, 5) and encoded.state.c.shape == (2, 3, 5)
+        np.testing.assert_array_equal(encoded.mask, np.arange(5)[None] < lengths[:, None])
+        for t in range(tgt_in.shape[1]):
+            step_logits, state, weights = model.decode_step(tgt_in[:, t], state, encoded)
+            np.testing.assert_allclose(step_logits, logits[:, t], rtol=1e-13, atol=1e-13)
+            assert weights.shape == (3, 5)
+            np.testing.assert_allclose(weights.sum(axis=1), 1.0, rtol=1e-12)
+            assert np.all(weights[~encoded.mask] == 0)
+
+
+def test_seq2seq_two_forwards_backward_in_reverse(rng):
+    """The cache stack: forward A, forward B, backward B, backward A = the two separate gradients summed."""
+    model = _seq2seq(cell="gru", num_layers=2, bidirectional_encoder=True)
+    a, b = _batch(rng), _batch(rng, n=2, s=3, t=5)
+    da, db = rng.standard_normal((3, 4, 8)), rng.standard_normal((2, 5, 8))
+    separate = {}
+    for (src, lengths, tgt_in), d in ((a, da), (b, db)):
+        model.zero_grad()
+        model(src, lengths, tgt_in)
+        model.backward(d)
+        for name, g in _grads(model).items():
+            separate[name] = separate.get(name, 0) + g
+    model.zero_grad()
+    model(*a)
+    model(*b)
+    model.backward(db)
+    model.backward(da)
+    for name, g in _grads(model).items():
+        np.testing.assert_allclose(g, separate[name], rtol=1e-12, atol=1e-13, err_msg=name)
+
+
+def test_seq2seq_no_grad_keeps_nothing(rng):
+    model = _seq2seq()
+    with mr.no_grad():
+        model(*_batch(rng))
+    assert all(not m._caches for m in model.modules())
+    with pytest.raises(RuntimeError, match="without a matching forward"):
+        model.backward(np.zeros((3, 4, 8)))
+
+
+@pytest.mark.parametrize("cell,attention", [("gru", "bahdanau"), ("lstm", "luong"), ("gru", None)])
+def test_seq2seq_padding_garbage_changes_nothing(rng, cell, attention):
+    """Garbage ids past src_lengths, or extra padded columns, change neither logits nor gradients."""
+    model = _seq2seq(cell=cell, attention=attention, num_layers=2, bidirectional_encoder=True)
+    src, lengths, tgt_in = _batch(rng)
+    garbage = src.copy()
+    for n, length in enumerate(lengths):
+        garbage[n, length:] = rng.integers(0, 9, size=src.shape[1] - length)
+    wider = np.concatenate([garbage, rng.integers(0, 9, size=(3, 2))], axis=1)  # S = 7
+    dlogits = rng.standard_normal((3, 4, 8))
+    results = []
+    for x in (src, garbage, wider):
+        model.zero_grad()
+        logits = model(x, lengths, tgt_in)
+        model.backward(dlogits)
+        results.append((logits, _grads(model)))
+    for logits, grads in results[1:]:
+        np.testing.assert_allclose(logits, results[0][0], rtol=0, atol=1e-14)
+        for name in results[0][1]:
+            np.testing.assert_allclose(grads[name], results[0][1][name], rtol=0, atol=1e-13, err_msg=name)
+    with mr.no_grad():
+        ids = [model.greedy_decode(x, lengths, 6, 1, 2)[0] for x in (src, garbage, wider)]
+    assert np.array_equal(ids[0], ids[1]) and np.array_equal(ids[0], ids[2])
+
+
+def test_scheduled_sampling_ratio_zero_feeds_argmax(rng):
+    """With teacher_forcing_ratio=0 in train mode, step t > 0 is fed the argmax of step t-1."""
+    model = _seq2seq(cell="gru", teacher_forcing_ratio=0.0)
+    src, lengths, tgt_in = _batch(rng)
+    logits = model(src, lengths, tgt_in)
+    model.backward(np.zeros_like(logits))
+    with mr.no_grad():
+        encoded = model.encode(src, lengths)
+        state, prev = encoded.state, tgt_in[:, 0]
+        for t in range(tgt_in.shape[1]):
+            step_logits, state, _ = model.decode_step(prev, state, encoded)
+            np.testing.assert_allclose(step_logits, logits[:, t], rtol=1e-13, atol=1e-13)
+            prev = step_logits.argmax(axis=1)
+        model.eval()  # eval mode always uses teacher forcing
+        assert not np.allclose(model(src, lengths, tgt_in), logits)
+
+
+def test_scheduled_sampling_is_seeded(rng):
+    model = _seq2seq(cell="lstm", teacher_forcing_ratio=0.5)
+    src, lengths, tgt_in = _batch(rng, t=6)
+    runs = []
+    for _ in range(2):
+        mr.manual_seed(7)
+        with mr.no_grad():
+            runs.append(model(src, lengths, tgt_in))
+    np.testing.assert_array_equal(runs[0], runs[1])
+
+
+def test_seq2seq_bad_input(rng):
+    model = _seq2seq()
+    src, lengths, tgt_in = _batch(rng)
+    with pytest.raises(ValueError, match="'gru', 'lstm'"):
+        _seq2seq(cell="rnn")
+    with pytest.raises(ValueError, match="'bahdanau', 'luong', None"):
+        _seq2seq(attention="dot")
+    with pytest.raises(ValueError, match="teacher_forcing_ratio"):
+        _seq2seq(teacher_forcing_ratio=1.5)
+    with pytest.raises(ValueError, match="same batch size, got 3 and 2"):
+        model(src, lengths, tgt_in[:2])
+    with pytest.raises(ValueError, match="one entry per sequence"):
+        model(src, lengths[:2], tgt_in)
+    with pytest.raises(ValueError, match=r"\[1, 5\]"):
+        model(src, np.array([6, 1, 1]), tgt_in)
+    with pytest.raises(IndexError, match=r"src ids in \[0, 8\]"):
+        model(src + 8, lengths, tgt_in)
+    with pytest.raises(IndexError, match=r"tgt_in ids in \[0, 7\]"):
+        model(src, lengths, tgt_in + 7)
+    with pytest.raises(IndexError, match="tgt_in ids"):
+        model(src, lengths, -tgt_in)
+    with pytest.raises(ValueError, match="2-D"):
+        model(src, lengths, tgt_in[:, 0])
+    for bad in (0, -1, 2.5):
+        with pytest.raises(ValueError, match="max_len"):
+            model.greedy_decode(src, lengths, bad, 1, 2)
+        with pytest.raises(ValueError, match="max_len"):
+            model.beam_search(src, lengths, bad, 1, 2)
+    with pytest.raises(ValueError, match="beam_size"):
+        model.beam_search(src, lengths, 5, 1, 2, beam_size=0)
+    with pytest.raises(ValueError, match=r"eos_id in \[0, 7\]"):
+        model.greedy_decode(src, lengths, 5, 1, 8)
+    with pytest.raises(ValueError, match=r"bos_id in \[0, 7\]"):
+        model.beam_search(src, lengths, 5, -1, 2)
+    with pytest.raises(ValueError, match=r"\[1, 5\]"):
+        model.greedy_decode(src, np.array([0, 1, 1]), 5, 1, 2)
+    model(src, lengths, tgt_in)
+    with pytest.raises(ValueError, match="dlogits"):
+        model.backward(np.zeros((3, 5, 8)))
+    model.backward(np.zeros((3, 4, 8)))
+
+
+# ============================================================================ decoding
+
+
+def _check_format(ids, weights, max_len, eos_id, source_len):
+    assert ids.dtype == np.int64 and ids.ndim == 2 and 1 <= ids.shape[1] <= max_len
+    for row in ids:
+        hits = np.flatnonzero(row == eos_id)
+        if hits.size:
+            assert np.all(row[hits[0] + 1 :] == 0), row
+    if weights is not None:
+        assert weights.shape == ids.shape + (source_len,)
+        for n, row in enumerate(ids):
+            hits = np.flatnonzero(row == eos_id)
+            end = hits[0] + 1 if hits.size else len(row)
+            np.testing.assert_allclose(weights[n, :end].sum(axis=1), 1.0, rtol=1e-12)
+            assert np.all(weights[n, end:] == 0)
+
+
+@pytest.mark.parametrize("cell,attention", [("gru", "bahdanau"), ("lstm", "luong"), ("lstm", None)])
+def test_greedy_decode_format_and_early_stop(rng, cell, attention):
+    model = _seq2seq(cell=cell, attention=attention, num_layers=2, bidirectional_encoder=True)
+    model.out.bias.data += np.linspace(0, 0.5, 8)  # break near-ties among the tokens
+    src, lengths, _ = _batch(rng, n=4)
+    ids, weights = model.greedy_decode(src, lengths, 6, bos_id=1, eos_id=0)
+    # the first token is the argmax after BOS, not BOS itself
+    with mr.no_grad():
+        encoded = model.encode(src, lengths)
+        first, _, _ = model.decode_step(np.full(4, 1), encoded.state, encoded)
+    np.testing.assert_array_equal(ids[:, 0], first.argmax(axis=1))
+    # choose as EOS the token row 0 emits at step 3: row 0 must stop there
+    eos = int(ids[0, 2])
+    ids, weights = model.greedy_decode(src, lengths, 6, bos_id=1, eos_id=eos)
+    _check_format(ids, weights, 6, eos, src.shape[1])
+    assert (weights is None) == (attention is None)
+    stop = int(np.flatnonzero(ids[0] == eos)[0])
+    assert stop <= 2
+    # early stop: the output is as long as the longest row, never padded to max_len
+    ends = [np.flatnonzero(r == eos)[0] + 1 if np.any(r == eos) else len(r) for r in ids]
+    assert ids.shape[1] == max(ends)
+    # a source on its own decodes the same as inside the batch
+    alone, _ = model.greedy_decode(src[:1], lengths[:1], 6, bos_id=1, eos_id=eos)
+    np.testing.assert_array_equal(alone[0], ids[0, : alone.shape[1]])
+    assert stop + 1 == alone.shape[1]
+
+
+@pytest.mark.parametrize("cell,attention", [("gru", "bahdanau"), ("lstm", "luong"), ("gru", None)])
+def test_beam_width_one_equals_greedy(rng, cell, attention):
+    model = _seq2seq(cell=cell, attention=attention, num_layers=2, bidirectional_encoder=cell == "lstm")
+    src, lengths, _ = _batch(rng, n=5)
+    for eos in range(8):
+        greedy_ids, greedy_w = model.greedy_decode(src, lengths, 7, bos_id=1, eos_id=eos)
+        beam_ids, beam_w = model.beam_search(src, lengths, 7, bos_id=1, eos_id=eos, beam_size=1)
+        np.testing.assert_array_equal(beam_ids, greedy_ids)
+        if attention is None:
+            assert beam_w is None and greedy_w is None
+        else:
+            np.testing.assert_allclose(beam_w, greedy_w, rtol=1e-12, atol=1e-15)
+
+
+def _sequence_score(model, src, lengths, tokens, bos_id):
+    """The log-probability of ``tokens`` (one source row), step by step."""
+    with mr.no_grad():
+        encoded = model.encode(src, lengths)
+        state, prev, total = encoded.state, np.array([bos_id]), 0.0
+        for token in tokens:
+            logits, state, _ = model.decode_step(prev, state, encoded)
+            total += float(mr.functional.log_softmax(logits)[0, token])
+            prev = np.array([token])
+    return total
+
+
+@pytest.mark.parametrize("length_penalty", [0.0, 1.0])
+def test_wide_beam_finds_the_exhaustive_best(rng, length_penalty):
+    """With a beam wider than every hypothesis, beam search is exhaustive search."""
+    vocab, eos, max_len = 3, 2, 3
+    model = _seq2seq(tgt_vocab_size=vocab, cell="gru")
+    src, lengths, _ = _batch(rng, n=2)
+    ids, weights = model.beam_search(src, lengths, max_len, bos_id=1, eos_id=eos, beam_size=64,
+                                     length_penalty=length_penalty)  # fmt: skip
+    _check_format(ids, weights, max_len, eos, src.shape[1])
+    for n in range(2):
+        candidates = []
+        for length in range(1, max_len + 1):
+            for body in itertools.product([t for t in range(vocab) if t != eos], repeat=length - 1):
+                seqs = [body + (eos,)] + ([] if length < max_len else [body + (t,) for t in range(vocab) if t != eos])
+                for seq in seqs:
+                    score = _sequence_score(model, src[n : n + 1], lengths[n : n + 1], seq, 1)
+                    candidates.append((score / len(seq) ** length_penalty, seq))
+        best = max(candidates)[1]
+        row = ids[n]
+        np.testing.assert_array_equal(row[: len(best)], best)
+        assert np.all(row[len(best) :] == 0)
+
+
+def test_beam_search_improves_on_greedy_score(rng):
+    model = _seq2seq(cell="lstm", num_layers=2)
+    src, lengths, _ = _batch(rng, n=5)
+    greedy_ids, _ = model.greedy_decode(src, lengths, 5, bos_id=1, eos_id=2)
+    beam_ids, beam_w = model.beam_search(src, lengths, 5, bos_id=1, eos_id=2, beam_size=4, length_penalty=0.0)
+    _check_format(beam_ids, beam_w, 5, 2, src.shape[1])
+
+    def strip(row):
+        hits = np.flatnonzero(row == 2)
+        return row[: hits[0] + 1] if hits.size else row
+
+    for n in range(5):
+        g = _sequence_score(model, src[n : n + 1], lengths[n : n + 1], strip(greedy_ids[n]), 1)
+        b = _sequence_score(model, src[n : n + 1], lengths[n : n + 1], strip(beam_ids[n]), 1)
+        # beam ranks finished hypotheses; greedy's may be unfinished, so compare like with like
+        if 2 in greedy_ids[n] and 2 in beam_ids[n]:
+            assert b >= g - 1e-12
+
+
+def test_decoding_restores_mode_and_keeps_no_caches(rng):
+    model = _seq2seq(dropout=0.5)
+    src, lengths, _ = _batch(rng)
+    model.greedy_decode(src, lengths, 4, 1, 2)
+    model.beam_search(src, lengths, 4, 1, 2, beam_size=3)
+    assert model.training
+    assert all(not m._caches for m in model.modules())
+    # dropout is off while decoding: two runs agree
+    a, _ = model.beam_search(src, lengths, 4, 1, 2, beam_size=3)
+    b, _ = model.beam_search(src, lengths, 4, 1, 2, beam_size=3)
+    np.testing.assert_array_equal(a, b)
