@@ -7,6 +7,7 @@ in ``nn/``.
 """
 
 from . import backend, functional, models, nn, optim
+from . import data
 from .backend import get_default_dtype, manual_seed, set_backend, set_default_dtype, to_device, to_numpy
 from .gradcheck import GradcheckReport, check_gradients, gradcheck
 from .nn import (
