@@ -6,8 +6,7 @@ finite differences and PyTorch. Read the math in this order: ``functional/cells.
 in ``nn/``.
 """
 
-from . import backend, functional, models, nn, optim
-from . import data
+from . import backend, data, functional, models, nn, optim
 from .backend import get_default_dtype, manual_seed, set_backend, set_default_dtype, to_device, to_numpy
 from .gradcheck import GradcheckReport, check_gradients, gradcheck
 from .nn import (
@@ -49,6 +48,7 @@ __all__ = [
     "Parameter",
     "RNNCell",
     "backend",
+    "data",
     "check_gradients",
     "functional",
     "get_default_dtype",
