@@ -330,7 +330,8 @@ def _copy_inputs(value):
     if _is_float_array(value):
         return value.copy()
     if isinstance(value, (tuple, list)):
-        return type(value)(_copy_inputs(v) for v in value)
+        items = [_copy_inputs(v) for v in value]
+        return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
     return value
 
 

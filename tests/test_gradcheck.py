@@ -388,3 +388,25 @@ def test_report_table(rng):
     assert set(rows) == {"inner.weight", "inner.bias", "input[0]"}
     assert rows["inner.weight"].rstrip().endswith("ok") and "FAIL (12)" in rows["input[0]"]
     assert "ok=False" in repr(report)
+
+
+# ============================================================================ backends
+
+
+def test_gradcheck_on_each_backend(xp):
+    rng = np.random.default_rng(7)
+    lstm = mr.LSTM(2, 3, num_layers=2, bidirectional=True, proj_size=2, dtype="float64")
+    x = xp.asarray(randn(rng, 4, 3, 2))
+    report = assert_passes(gradcheck(lstm, x, forward_kwargs={"lengths": np.array([4, 2, 3])}, **TOL))
+    assert all(type(p.data) is type(x) for p in lstm.parameters())
+    big = xp.asarray(randn(rng, 9, 9))
+    small = big[:2, :3]  # a view: perturbed in place through the base array
+    dbig = 2 * big
+    dbig[:2, :3] += 3 * small**2
+    analytic = {"big": dbig, "small": 3 * small**2 + 2 * small}
+
+    def loss():
+        return (big**2).sum() + (small**3).sum()
+
+    assert_passes(check_gradients(loss, {"big": big, "small": small}, analytic, **TOL))
+    assert report.max_rel_error < 1e-7
