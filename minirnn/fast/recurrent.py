@@ -71,7 +71,8 @@ def _ops(xp):
 
 def _lstm_gate_order(hidden: int):
     """Fast layout [i|f|o|g] as rows of PyTorch's [i|f|g|o]."""
-    return np.concatenate([np.arange(0, 2 * hidden), np.arange(3 * hidden, 4 * hidden), np.arange(2 * hidden, 3 * hidden)])
+    i_f, o, g = np.arange(0, 2 * hidden), np.arange(3 * hidden, 4 * hidden), np.arange(2 * hidden, 3 * hidden)
+    return np.concatenate([i_f, o, g])
 
 
 def _sigmoid_scale(xp, rows: int, sigmoid_rows: int, dtype):
