@@ -6,8 +6,9 @@ Dates are drawn uniformly between ``start`` and ``end`` and written in one of th
 the targets are always right.
 
 Numeric formats are day first (``3/3/98`` is 3 March; ``04.05.1998`` is 4 May). A
-two-digit year ``yy`` means 19yy for yy >= 50 and 20yy otherwise, so the default
-range, 1950-01-01 to 2049-12-31, keeps every input unambiguous.
+two-digit year follows the POSIX rule that ``strptime("%y")`` uses: 69-99 are
+1969-1999 and 00-68 are 2000-2068, so the default range, 1969-01-01 to 2068-12-31,
+keeps every input unambiguous.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ def format_date(d: _dt.date, fmt: str) -> str:
 def date_pairs(
     n: int,
     seed: int = 0,
-    start: _dt.date = _dt.date(1950, 1, 1),
-    end: _dt.date = _dt.date(2049, 12, 31),
+    start: _dt.date = _dt.date(1969, 1, 1),
+    end: _dt.date = _dt.date(2068, 12, 31),
     formats=DATE_FORMATS,
 ) -> list[tuple[str, str]]:
     """``n`` distinct (human-readable, ISO) date pairs, deterministic in ``seed``."""
@@ -79,8 +80,8 @@ def date_pairs(
         raise ValueError("formats must not be empty")
     if start > end:
         raise ValueError(f"start ({start}) must not be after end ({end})")
-    if any("{yy}" in f for f in formats) and (start.year < 1950 or end.year > 2049):
-        raise ValueError("two-digit-year formats need dates between 1950 and 2049; pass other formats= or dates")
+    if any("{yy}" in f for f in formats) and (start.year < 1969 or end.year > 2068):
+        raise ValueError("two-digit-year formats need dates between 1969 and 2068; pass other formats= or dates")
     days = end.toordinal() - start.toordinal() + 1
     if n > days * len(formats) // 2:
         raise ValueError(f"n={n} is too many distinct pairs for {days} days and {len(formats)} formats")
