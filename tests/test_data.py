@@ -299,6 +299,8 @@ def test_bucket_iterator_errors():
         BucketIterator([[4], [5]], labels=[0])
     with pytest.raises(ValueError, match=r"inputs\[1\] is empty"):
         BucketIterator([[4], []], labels=[0, 1])
+    with pytest.raises(TypeError, match="encode_labels"):
+        BucketIterator([[4]], labels=["pos"])
     with pytest.raises(ValueError, match="2 inputs but 1 targets"):
         BucketIterator([[4], [5]], targets=[[6]])
 

@@ -140,7 +140,10 @@ class BucketIterator:
             self.labels = None
         else:
             self.targets = None
-            self.labels = np.asarray(labels, dtype=np.int64)
+            try:
+                self.labels = np.asarray(labels, dtype=np.int64)
+            except (TypeError, ValueError) as err:
+                raise TypeError("labels must be integer class ids; map label names with encode_labels()") from err
             if self.labels.shape != (n,):
                 raise ValueError(f"labels must have shape ({n},) to match the inputs, got {self.labels.shape}")
         self.batch_size = int(batch_size)
