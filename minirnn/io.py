@@ -157,7 +157,7 @@ def _split_arrays(value, prefix: str, arrays: dict):
     Tuples are tagged so that they come back as tuples (optimisers often keep ``betas``).
     """
     if hasattr(value, "shape") and hasattr(value, "dtype") and not isinstance(value, np.generic):
-        key = f"{OPTIM_PREFIX}{prefix}"
+        key = OPTIM_PREFIX + prefix.rstrip("/")
         arrays[key] = np.ascontiguousarray(to_numpy(value))
         return {"__array__": key}
     if isinstance(value, dict):
@@ -224,9 +224,16 @@ def save_checkpoint(path, model, optimizer=None, vocabs=None, epoch=None, histor
     }
     if optimizer is not None:
         state = optimizer.state_dict() if hasattr(optimizer, "state_dict") else optimizer
+        if isinstance(state, dict) and set(state) == {"meta", "arrays"}:
+            # minirnn.optim's layout: the JSON part as is, each array as optim/<its key>.
+            for key, value in state["arrays"].items():
+                arrays[OPTIM_PREFIX + key] = np.ascontiguousarray(to_numpy(value))
+            saved = {"meta": state["meta"], "array_keys": list(state["arrays"])}
+        else:
+            saved = {"tree": _split_arrays(state, "", arrays)}
         meta["optimizer"] = {
             "class": type(optimizer).__name__ if hasattr(optimizer, "state_dict") else None,
-            "state": _split_arrays(state, "", arrays),
+            "state": saved,
         }
     text = json.dumps(meta, default=_jsonable)
     arrays[META_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
@@ -345,6 +352,19 @@ def load_checkpoint(path, backend: str | None = None) -> Checkpoint:
         model.to(check_backend_name(backend))
     optimizer = meta.get("optimizer")
     optim_arrays = {k: v for k, v in arrays.items() if k.startswith(OPTIM_PREFIX)}
+    optimizer_state = None
+    if optimizer is not None:
+        saved = optimizer.get("state") or {}
+        if "meta" in saved:
+            missing = [k for k in saved.get("array_keys", []) if OPTIM_PREFIX + k not in optim_arrays]
+            if missing:
+                raise CheckpointError(f"{path}: optimizer arrays missing from the archive: {', '.join(missing[:3])}")
+            optimizer_state = {
+                "meta": saved["meta"],
+                "arrays": {k: optim_arrays[OPTIM_PREFIX + k] for k in saved.get("array_keys", [])},
+            }
+        else:
+            optimizer_state = _join_arrays(saved.get("tree"), optim_arrays, path)
     return Checkpoint(
         path=path,
         model=model,
@@ -352,7 +372,7 @@ def load_checkpoint(path, backend: str | None = None) -> Checkpoint:
         config=config,
         vocabs={name: _load_vocab(v, path) for name, v in (meta.get("vocabs") or {}).items()},
         optimizer_class=None if optimizer is None else optimizer.get("class"),
-        optimizer_state=None if optimizer is None else _join_arrays(optimizer.get("state"), optim_arrays, path),
+        optimizer_state=optimizer_state,
         epoch=meta.get("epoch"),
         history=meta.get("history") or {},
         rng=meta.get("rng") or {},

@@ -1,0 +1,27 @@
+"""Traces and pictures: strings for the terminal, PNG files through matplotlib.
+
+Nothing here prints: every function returns a string or writes a file, and the CLI
+decides what to show.
+
+* ``epoch_table(history)``, ``ascii_chart(history)``: the training trace (``tables``)
+* ``attention_heatmap(weights, source, output)``: shaded terminal grid (``heatmap``)
+* ``pipeline_trace(model, src_vocab, tgt_vocab, text)``: the six stages (``trace``)
+* ``save_attention_png``, ``save_history_png``: PNGs, needs the ``plot`` extra (``plots``)
+"""
+
+from .heatmap import attention_heatmap, shade
+from .plots import MissingExtraError, matplotlib_available, save_attention_png, save_history_png
+from .tables import ascii_chart, epoch_table
+from .trace import pipeline_trace
+
+__all__ = [
+    "MissingExtraError",
+    "ascii_chart",
+    "attention_heatmap",
+    "epoch_table",
+    "matplotlib_available",
+    "pipeline_trace",
+    "save_attention_png",
+    "save_history_png",
+    "shade",
+]

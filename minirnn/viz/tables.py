@@ -1,0 +1,155 @@
+"""The epoch table and the ASCII loss chart, as strings (nothing here prints).
+
+``history`` is the dict of per-epoch lists that ``minirnn.train.fit`` returns::
+
+    {"epoch": [1, 2, ...], "loss": [...], "accuracy": [...],
+     "val_loss": [...], "val_accuracy": [...], "val_exact_match": [...], "time": [...]}
+
+Any subset of these keys works; missing columns are left out.
+"""
+
+from __future__ import annotations
+
+import math
+
+# (history key, column header, format); arrows say which way is better, as in the seed.
+COLUMNS = (
+    ("loss", "Loss ↓", "{:.4f}"),
+    ("accuracy", "Accuracy ↑", "{:.3f}"),
+    ("val_loss", "Val loss ↓", "{:.4f}"),
+    ("val_accuracy", "Val acc ↑", "{:.3f}"),
+    ("val_exact_match", "Val exact ↑", "{:.3f}"),
+    ("lr", "LR", "{:.2e}"),
+    ("time", "Time s", "{:.1f}"),
+)
+
+
+def _finite(values) -> list[float]:
+    return [float(v) for v in values if v is not None and math.isfinite(float(v))]
+
+
+def _observations(history: dict) -> list[str]:
+    """A short note per epoch, in the spirit of the seed's "Observation" column."""
+    losses = history.get("loss", [])
+    watch_key = next((k for k in ("val_exact_match", "val_accuracy") if history.get(k)), None)
+    watched = history.get(watch_key, []) if watch_key else []
+    notes, best = [], -math.inf
+    for i in range(len(history.get("epoch", losses))):
+        parts = []
+        if i == 0:
+            parts.append("starts learning")
+        elif i < len(losses) and losses[i] is not None and losses[i - 1] is not None:
+            change = losses[i] - losses[i - 1]
+            if change > 0:
+                parts.append("loss went up")
+            elif losses[i - 1] and -change / abs(losses[i - 1]) < 0.01:
+                parts.append("loss flat")
+            else:
+                parts.append("loss down")
+        if i < len(watched) and watched[i] is not None:
+            if watched[i] > best:
+                best = watched[i]
+                if i > 0:
+                    parts.append("best val so far")
+        notes.append(", ".join(parts))
+    return notes
+
+
+def epoch_table(history: dict, observations: bool = True) -> str:
+    """The per-epoch table: Epoch | Loss ↓ | Accuracy ↑ | val columns | Observation."""
+    epochs = list(history.get("epoch") or range(1, len(history.get("loss", [])) + 1))
+    columns = [(k, h, f) for k, h, f in COLUMNS if history.get(k)]
+    header = ["Epoch"] + [h for _, h, _ in columns]
+    rows = []
+    notes = _observations(history) if observations else []
+    for i, epoch in enumerate(epochs):
+        row = [str(epoch)]
+        for key, _, fmt in columns:
+            values = history[key]
+            value = values[i] if i < len(values) else None
+            row.append("-" if value is None else fmt.format(value))
+        rows.append(row)
+    if observations:
+        header.append("Observation")
+        for row, note in zip(rows, notes):
+            row.append(note)
+    widths = [max(len(header[c]), *(len(r[c]) for r in rows)) if rows else len(header[c]) for c in range(len(header))]
+
+    def line(cells):
+        out = [cells[0].rjust(widths[0])]
+        for c in range(1, len(cells)):
+            last = observations and c == len(cells) - 1
+            out.append(cells[c].ljust(widths[c]) if last else cells[c].rjust(widths[c]))
+        return "  ".join(out).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule] + [line(r) for r in rows])
+
+
+def _fmt_level(value: float) -> str:
+    if value == 0 or 0.01 <= abs(value) < 1000:
+        return f"{value:.2f}"
+    return f"{value:.1e}"
+
+
+def ascii_chart(history: dict, key: str = "loss", other: str | None = "val_loss", height: int = 8,
+                title: str | None = None, max_width: int = 60) -> str:
+    """A terminal bar chart of ``history[key]`` per epoch (``*`` bars), ``other`` as ``o`` marks.
+
+    Rows are levels of the value (labelled on the y axis), columns are epochs (x axis),
+    so the bars shrink from left to right as the loss falls::
+
+        Loss (* train, o val)
+        2.30 |*
+        1.84 |* *
+        ...
+             +----------
+              1 2 3 4 5  epoch
+
+    With more epochs than ``max_width`` columns, epochs are sampled evenly.
+    """
+    values = [float(v) if v is not None else math.nan for v in history.get(key, [])]
+    if not values:
+        return f"{title or key}: no data"
+    second = [float(v) if v is not None else math.nan for v in history.get(other, [])] if other else []
+    epochs = list(history.get("epoch") or range(1, len(values) + 1))
+    picks = list(range(len(values)))
+    if len(picks) > max_width:
+        picks = sorted({round(i * (len(values) - 1) / (max_width - 1)) for i in range(max_width)})
+    finite = _finite([values[i] for i in picks] + [second[i] for i in picks if i < len(second)])
+    if not finite:
+        return f"{title or key}: no finite values"
+    top, bottom = max(finite), min(0.0, min(finite))
+    span = (top - bottom) or 1.0
+    step = span / height
+    levels = [top - r * step for r in range(height)]  # the value each row stands for
+    col = 2 if len(picks) <= 30 else 1  # column width per epoch
+    label_w = max(len(_fmt_level(v)) for v in levels)
+    legend = "* " + ("train" if key == "loss" else key) + (", o val" if second else "")
+    name = title or key.replace("_", " ").capitalize()
+    lines = [f"{name} ({legend})"]
+    for r, level in enumerate(levels):
+        cells = []
+        for i in picks:
+            v = values[i]
+            mark = "*" if math.isfinite(v) and v >= level - 1e-12 else " "
+            if i < len(second) and math.isfinite(second[i]):
+                # mark the row whose band [level - step, level) holds the val value
+                if level - step < second[i] <= level + 1e-12 or (r == height - 1 and second[i] <= level):
+                    mark = "o" if mark == " " else "@"
+            cells.append(mark.ljust(col))
+        lines.append(f"{_fmt_level(level).rjust(label_w)} |{''.join(cells).rstrip()}")
+    lines.append(" " * label_w + " +" + "-" * (col * len(picks)))
+    # Epoch labels: as many as fit without overlapping.
+    axis = [" "] * (col * len(picks) + 4)
+    next_free = 0
+    for c, i in enumerate(picks):
+        text = str(epochs[i])
+        pos = c * col
+        if pos >= next_free and pos + len(text) <= len(axis):
+            axis[pos : pos + len(text)] = list(text)
+            next_free = pos + len(text) + 1
+    lines.append(" " * (label_w + 2) + "".join(axis).rstrip() + "  epoch")
+    if second:
+        lines.append(" " * (label_w + 2) + "(@ = val and train in the same cell)")
+    return "\n".join(lines)
