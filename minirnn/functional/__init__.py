@@ -12,6 +12,14 @@ from .activations import (
     tanh,
     tanh_backward,
 )
+from .attention import (
+    bahdanau_attention_backward,
+    bahdanau_attention_forward,
+    luong_attention_backward,
+    luong_attention_forward,
+    masked_softmax,
+    masked_softmax_backward,
+)
 from .cells import (
     gru_cell_backward,
     gru_cell_forward,
@@ -28,11 +36,16 @@ from .linear import (
     embedding_backward,
     embedding_forward,
 )
+from .loss import cross_entropy_backward, cross_entropy_forward
 from .recurrent import recurrent_backward, recurrent_forward
 
 __all__ = [
     "affine_backward",
     "affine_forward",
+    "bahdanau_attention_backward",
+    "bahdanau_attention_forward",
+    "cross_entropy_backward",
+    "cross_entropy_forward",
     "dropout_backward",
     "dropout_forward",
     "embedding_backward",
@@ -43,6 +56,10 @@ __all__ = [
     "log_softmax_backward",
     "lstm_cell_backward",
     "lstm_cell_forward",
+    "luong_attention_backward",
+    "luong_attention_forward",
+    "masked_softmax",
+    "masked_softmax_backward",
     "recurrent_backward",
     "recurrent_forward",
     "relu",
