@@ -447,3 +447,33 @@ def test_decoding_restores_mode_and_keeps_no_caches(rng):
     a, _ = model.beam_search(src, lengths, 4, 1, 2, beam_size=3)
     b, _ = model.beam_search(src, lengths, 4, 1, 2, beam_size=3)
     np.testing.assert_array_equal(a, b)
+
+
+# ============================================================================ numpy vs cupy
+
+
+@pytest.mark.parametrize("cell,attention", [("gru", "bahdanau"), ("lstm", "luong")])
+def test_seq2seq_same_on_every_backend(rng, xp, cell, attention):
+    """Forward, backward and both decoders agree with the NumPy run (skipped without a GPU)."""
+    src, lengths, tgt_in = _batch(rng)
+    dlogits = rng.standard_normal((3, 4, 8))
+    results = []
+    for backend in ("numpy", mr.backend.get_backend()):
+        mr.set_backend(backend)
+        mr.manual_seed(3)
+        model = _seq2seq(cell=cell, attention=attention, num_layers=2, bidirectional_encoder=True)
+        dev = mr.backend.backend_module(backend)
+        args = (dev.asarray(src), lengths, dev.asarray(tgt_in))
+        logits = model(*args)
+        model.backward(dev.asarray(dlogits))
+        greedy = model.greedy_decode(args[0], lengths, 6, 1, 2)
+        beam = model.beam_search(args[0], lengths, 6, 1, 2, beam_size=3)
+        host = mr.to_numpy
+        grads = {name: host(g) for name, g in _grads(model).items()}
+        results.append((host(logits), grads, tuple(map(host, greedy)), tuple(map(host, beam))))
+    (l0, g0, greedy0, beam0), (l1, g1, greedy1, beam1) = results
+    np.testing.assert_allclose(l1, l0, rtol=1e-10, atol=1e-12)
+    for name in g0:
+        np.testing.assert_allclose(g1[name], g0[name], rtol=1e-9, atol=1e-11, err_msg=name)
+    for a, b in zip(greedy0 + beam0, greedy1 + beam1):
+        np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
