@@ -477,3 +477,18 @@ def test_seq2seq_same_on_every_backend(rng, xp, cell, attention):
         np.testing.assert_allclose(g1[name], g0[name], rtol=1e-9, atol=1e-11, err_msg=name)
     for a, b in zip(greedy0 + beam0, greedy1 + beam1):
         np.testing.assert_allclose(b, a, rtol=1e-9, atol=1e-12)
+
+
+def test_decode_step_bad_input(rng):
+    model = _seq2seq(cell="lstm", num_layers=2)
+    src, lengths, _ = _batch(rng)
+    encoded = model.encode(src, lengths)
+    with pytest.raises(IndexError, match=r"prev_ids in \[0, 7\]"):
+        model.decode_step(np.full(3, 8), encoded.state, encoded)
+    with pytest.raises(ValueError, match="one per source row"):
+        model.decode_step(np.full(2, 1), encoded.state, encoded)
+    with pytest.raises(TypeError, match="DecoderState"):
+        model.decode_step(np.full(3, 1), encoded.state.h, encoded)
+    with pytest.raises(ValueError, match="state.c"):
+        model.decode_step(np.full(3, 1), encoded.state._replace(c=encoded.state.c[:1]), encoded)
+    assert all(not m._caches for m in model.modules())

@@ -325,6 +325,12 @@ class Seq2Seq(Module):
         check_rank(prev_ids, 1, where, "prev_ids", "(N,)")
         check_ids(prev_ids, self.tgt_vocab_size, where, "prev_ids")
         check_shape(prev_ids, (encoded.outputs.shape[0],), where, "prev_ids (one per source row)")
+        if not isinstance(state, DecoderState):
+            raise TypeError(f"{where} expects state to be a DecoderState (encoded.state to start), got {type(state)}")
+        expected = (self.num_layers, prev_ids.shape[0], self.hidden_size)
+        check_shape(state.h, expected, where, "state.h (num_layers, N, hidden_size)")
+        if self._is_lstm:
+            check_shape(state.c, expected, where, "state.c (num_layers, N, hidden_size)")
         with no_grad():
             return self._step(prev_ids, state, encoded)
 
