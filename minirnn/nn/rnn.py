@@ -1,8 +1,9 @@
 """Multi-layer, optionally bidirectional RNN, LSTM and GRU layers, like ``torch.nn``.
 
 The layers own PyTorch-named parameters and glue directions and layers together;
-the per-direction math is ``functional.recurrent`` (the readable reference) or,
-when ``impl="fast"``, ``minirnn.fast`` (tested equal to the reference).
+the per-direction math is ``minirnn.fast`` (``impl="fast"``, the default; tested
+equal to the reference) or ``functional.recurrent`` (``impl="reference"``, the
+readable reference loop).
 
 Shapes (time-major; batch_first swaps the first two axes of x and out):
 
@@ -55,7 +56,7 @@ class RNNBase(Module):
         bidirectional: bool = False,
         proj_size: int = 0,
         dtype=None,
-        impl: str = "reference",
+        impl: str = "fast",
     ):
         super().__init__()
         name = type(self).__name__
@@ -321,7 +322,7 @@ class RNN(RNNBase):
     """Elman RNN: h_t = act(x_t W_ih^T + b_ih + h_{t-1} W_hh^T + b_hh), act = tanh or relu."""
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
-                 batch_first=False, dropout=0.0, bidirectional=False, dtype=None, impl="reference"):
+                 batch_first=False, dropout=0.0, bidirectional=False, dtype=None, impl="fast"):
         if nonlinearity not in ("tanh", "relu"):
             raise ValueError(f"RNN nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
         super().__init__(f"rnn_{nonlinearity}", input_size, hidden_size, num_layers, bias, batch_first,
@@ -336,7 +337,7 @@ class LSTM(RNNBase):
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, proj_size=0, dtype=None, impl="reference"):
+                 dropout=0.0, bidirectional=False, proj_size=0, dtype=None, impl="fast"):
         super().__init__("lstm", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, proj_size, dtype, impl)
 
@@ -348,6 +349,6 @@ class GRU(RNNBase):
     """
 
     def __init__(self, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
-                 dropout=0.0, bidirectional=False, dtype=None, impl="reference"):
+                 dropout=0.0, bidirectional=False, dtype=None, impl="fast"):
         super().__init__("gru", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, 0, dtype, impl)
