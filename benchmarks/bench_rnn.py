@@ -1,0 +1,291 @@
+"""minirnn's recurrent layers against PyTorch: fwd+bwd time, GFLOP/s, peak memory.
+
+    python benchmarks/bench_rnn.py                 # CPU, float32, full run
+    python benchmarks/bench_rnn.py --quick         # a fast smoke run
+    python benchmarks/bench_rnn.py --json out.json # also write the results
+    python benchmarks/bench_rnn.py --device cuda   # CuPy fast path vs torch on CUDA (cuDNN)
+
+How it measures:
+
+* One process, the same shapes, the same weights (torch's, loaded into minirnn),
+  float32. One step is a forward plus a backward that computes dx, dh0 and every
+  weight gradient (torch: ``x.requires_grad``; packed cases go through
+  ``pack_padded_sequence``/``pad_packed_sequence``; minirnn: ``lengths=``).
+* Interleaved: each round times every case in minirnn, then in torch, ``--reps``
+  times each and keeps the median; the reported time is the best round median over
+  ``--rounds`` rounds, which filters out other load on the machine.
+* torch uses as many threads as NumPy's BLAS (``--threads``, default
+  ``OPENBLAS_NUM_THREADS`` or the CPU count).
+* GFLOP/s counts the matmul work of the useful steps only (sum of lengths):
+  forward 2 R G H (D + P) per layer and direction (+ 2 R H P for a projection), and
+  backward twice that. "% peak" divides by the GFLOP/s of one 2048^3 float32
+  ``np.matmul`` measured at start (the best of 5).
+* Peak memory: each case runs once more in a fresh subprocess per library, which
+  builds the model and inputs, resets the resident-set high-water mark (Linux:
+  ``/proc/self/clear_refs``), runs two fwd+bwd steps and reports how far the peak RSS
+  rose above the RSS before them (``peak_rss_growth``). The subprocess runs with
+  ``MALLOC_MMAP_THRESHOLD_=65536`` so freed large blocks go back to the OS and the
+  RSS follows live memory. This counts every allocation, NumPy's and torch's alike
+  (page-granular): the memory a step needs beyond its inputs and weights.
+  ``--no-memory`` skips it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402  (benchmarks may use numpy directly)
+
+import minirnn as mr  # noqa: E402
+
+# name: (cell, N, T, D, H, num_layers, bidirectional, packed)
+CASES = {
+    "a lstm": ("lstm", 64, 50, 128, 256, 1, False, False),
+    "a gru": ("gru", 64, 50, 128, 256, 1, False, False),
+    "b lstm": ("lstm", 32, 100, 512, 512, 1, False, False),
+    "b gru": ("gru", 32, 100, 512, 512, 1, False, False),
+    "c lstm": ("lstm", 16, 35, 64, 128, 1, False, False),
+    "c gru": ("gru", 16, 35, 64, 128, 1, False, False),
+    "a lstm L2 bi": ("lstm", 64, 50, 128, 256, 2, True, False),
+    "a gru L2 bi": ("gru", 64, 50, 128, 256, 2, True, False),
+    "a lstm packed": ("lstm", 64, 50, 128, 256, 1, False, True),
+    "a gru packed": ("gru", 64, 50, 128, 256, 1, False, True),
+}
+QUICK_CASES = ("a lstm", "c gru", "a lstm packed")
+
+
+def make_lengths(batch, steps, seed=0):
+    """Ragged lengths uniform in [1, T], the longest equal to T (deterministic)."""
+    lengths = np.random.default_rng(seed).integers(1, steps + 1, size=batch)
+    lengths[0] = steps
+    return lengths
+
+
+def flops(case):
+    """Matmul FLOPs of one fwd+bwd over the useful steps (see the module docstring)."""
+    cell, batch, steps, inputs, hidden, layers, bi, packed = case
+    gates = {"lstm": 4, "gru": 3}[cell]
+    rows = int(make_lengths(batch, steps).sum()) if packed else batch * steps
+    dirs = 2 if bi else 1
+    total = 0
+    for layer in range(layers):
+        width = inputs if layer == 0 else dirs * hidden
+        total += dirs * 2 * rows * gates * hidden * (width + hidden)
+    return 3 * total  # backward is two matmuls per forward matmul
+
+
+def build(case, library, device="cpu", seed=0):
+    """(step function, sync function) for one case in 'minirnn' or 'torch'."""
+    import torch
+
+    cell, batch, steps, inputs, hidden, layers, bi, packed = case
+    torch.manual_seed(seed)
+    cls = {"lstm": torch.nn.LSTM, "gru": torch.nn.GRU}[cell]
+    reference = cls(inputs, hidden, num_layers=layers, bidirectional=bi)
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((steps, batch, inputs)).astype(np.float32)
+    dout = rng.standard_normal((steps, batch, hidden * (2 if bi else 1))).astype(np.float32)
+    lengths = make_lengths(batch, steps) if packed else None
+    if library == "torch":
+        dev = torch.device(device)
+        model = reference.to(dev)
+        xt = torch.tensor(x, device=dev, requires_grad=True)
+        dt = torch.tensor(dout, device=dev)
+        lt = None if lengths is None else torch.tensor(lengths)
+
+        def step():
+            if lt is None:
+                out, _ = model(xt)
+            else:
+                seq = torch.nn.utils.rnn.pack_padded_sequence(xt, lt, enforce_sorted=False)
+                out, _ = model(seq)
+                out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=steps)
+            out.backward(dt)
+
+        sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
+        return step, sync
+    model = {"lstm": mr.LSTM, "gru": mr.GRU}[cell](inputs, hidden, num_layers=layers, bidirectional=bi,
+                                                   dtype="float32")
+    model.load_state_dict({k: v.detach().numpy() for k, v in reference.state_dict().items()})
+    if device == "cuda":
+        model.to("cupy")
+        xp = mr.backend.backend_module("cupy")
+        x, dout = xp.asarray(x), xp.asarray(dout)
+
+        def sync():
+            xp.cuda.Device().synchronize()
+    else:
+
+        def sync():
+            return None
+
+    def step():
+        out, _ = model(x, lengths=lengths)
+        model.backward(dout)
+
+    return step, sync
+
+
+def time_median(step, sync, reps):
+    times = []
+    for _ in range(reps):
+        sync()
+        start = time.perf_counter()
+        step()
+        sync()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def peak_gemm_gflops(size=2048, reps=5):
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((size, size)).astype(np.float32)
+    b = rng.standard_normal((size, size)).astype(np.float32)
+    a @ b
+    best = min(time_median(lambda: a @ b, lambda: None, 1) for _ in range(reps))
+    return 2 * size**3 / best / 1e9
+
+
+def memory_in_subprocess(name, library, device):
+    """Peak-RSS growth (MiB) of one warm-up + one fwd+bwd step, in a fresh process."""
+    root = str(Path(__file__).resolve().parent)
+    code = (
+        f"import sys; sys.path.insert(0, {root!r})\n"
+        "import bench_rnn as b\n"
+        f"step, sync = b.build(b.CASES[{name!r}], {library!r}, {device!r})\n"
+        "print(b.peak_rss_growth(lambda: (step(), step(), sync())))\n"
+    )
+    # a fixed mmap threshold returns every large freed block to the OS, so the RSS
+    # follows live memory instead of the allocator's cache (same for NumPy and torch)
+    env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600, env=env)
+    try:
+        return float(result.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return float("nan")
+
+
+def _status_kib(field):
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith(field + ":"))
+
+
+def peak_rss_growth(fn):
+    """MiB by which the resident set's high-water mark rises above its level before ``fn()``.
+
+    Linux: writing 5 to /proc/self/clear_refs resets the high-water mark (VmHWM), so
+    the peak reached while importing is not counted. Elsewhere: ru_maxrss growth.
+    """
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        before = _status_kib("VmRSS")
+        fn()
+        return (_status_kib("VmHWM") - before) / 1024
+    except OSError:
+        import resource
+
+        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        fn()
+        return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+
+
+def environment(threads, device):
+    import torch
+
+    cpu = platform.processor() or ""
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    env = {
+        "cpu": cpu,
+        "cpu_count": os.cpu_count(),
+        "threads": threads,
+        "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
+        "numpy": np.__version__,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "device": device,
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+    }
+    if device == "cuda":
+        env["gpu"] = torch.cuda.get_device_name(0)
+        env["cupy"] = mr.backend.backend_module("cupy").__version__
+    return env
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--threads", type=int,
+                        default=int(os.environ.get("OPENBLAS_NUM_THREADS") or os.cpu_count() or 1))
+    parser.add_argument("--cases", nargs="*", default=None, help="a subset of case names")
+    parser.add_argument("--quick", action="store_true", help="3 cases, 2 rounds of 3: a smoke run")
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--json", metavar="PATH")
+    args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    names = args.cases or (list(QUICK_CASES) if args.quick else list(CASES))
+    rounds, reps = (2, 3) if args.quick else (args.rounds, args.reps)
+    env = environment(args.threads, args.device)
+    peak = peak_gemm_gflops() if args.device == "cpu" else float("nan")
+    print("environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
+    print(f"peak float32 GEMM (2048^3 np.matmul): {peak:.0f} GFLOP/s")
+
+    steps = {}
+    for name in names:
+        for library in ("minirnn", "torch"):
+            step, sync = build(CASES[name], library, args.device)
+            step()  # warm-up: compile kernels, fault in pages
+            step()
+            sync()
+            steps[name, library] = (step, sync)
+    best = {key: float("inf") for key in steps}
+    for _ in range(rounds):
+        for name in names:
+            for library in ("minirnn", "torch"):
+                best[name, library] = min(best[name, library], time_median(*steps[name, library], reps))
+    memory = {}
+    if not args.no_memory:
+        for name in names:
+            for library in ("minirnn", "torch"):
+                memory[name, library] = memory_in_subprocess(name, library, args.device)
+
+    header = f"{'case':<15}{'minirnn ms':>11}{'torch ms':>10}{'ratio':>7}{'GFLOP/s':>9}{'% peak':>8}"
+    header += f"{'mem MiB':>9}{'torch MiB':>10}"
+    print(header)
+    print("-" * len(header))
+    results = []
+    for name in names:
+        ours, theirs = best[name, "minirnn"], best[name, "torch"]
+        gflops = flops(CASES[name]) / ours / 1e9
+        row = dict(case=name, minirnn_ms=ours * 1e3, torch_ms=theirs * 1e3, ratio=ours / theirs, gflops=gflops,
+                   peak_pct=100 * gflops / peak, minirnn_mem_mib=memory.get((name, "minirnn"), float("nan")),
+                   torch_mem_mib=memory.get((name, "torch"), float("nan")))
+        results.append(row)
+        print(f"{name:<15}{row['minirnn_ms']:>11.1f}{row['torch_ms']:>10.1f}{row['ratio']:>7.2f}{gflops:>9.0f}"
+              f"{row['peak_pct']:>7.0f}%{row['minirnn_mem_mib']:>9.1f}{row['torch_mem_mib']:>10.1f}")
+    if args.json:
+        Path(args.json).write_text(json.dumps(dict(environment=env, peak_gemm_gflops=peak, rounds=rounds, reps=reps,
+                                                   results=results), indent=2))
+
+
+if __name__ == "__main__":
+    main()
