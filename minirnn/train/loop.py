@@ -90,9 +90,17 @@ def unpack_batch(batch, task: str) -> dict:
 
     seq2seq: ``src, src_lengths, tgt_in, tgt_out``; classify: ``ids, lengths, labels``.
     """
-    if task == "seq2seq":
-        return {name: _get(batch, (name,), i, "fit") for i, name in enumerate(SEQ2SEQ_FIELDS)}
-    return {name: _get(batch, _ALIASES[name], i, "fit") for i, name in enumerate(CLASSIFY_FIELDS)}
+    fields = SEQ2SEQ_FIELDS if task == "seq2seq" else CLASSIFY_FIELDS
+    out, missing = {}, []
+    for i, name in enumerate(fields):
+        try:
+            out[name] = _get(batch, (name,) if task == "seq2seq" else _ALIASES[name], i, "fit")
+        except (KeyError, IndexError):
+            missing.append(name)
+    if missing:
+        raise KeyError(f"fit(task={task!r}): a batch ({type(batch).__name__}) lacks {', '.join(missing)}; "
+                       f"expected fields {', '.join(fields)}")
+    return out
 
 
 def _on_device(fields: dict, backend: str) -> dict:

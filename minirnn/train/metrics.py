@@ -25,7 +25,7 @@ def token_counts(logits, targets, pad_id: int) -> tuple[int, int]:
 def strip_sequence(row, eos_id: int, pad_id: int = 0) -> tuple[int, ...]:
     """The tokens of one decoded or target row before its first EOS, pads dropped."""
     out = []
-    for token in to_numpy(row).tolist():
+    for token in np.asarray(to_numpy(row)).tolist():
         if token == eos_id:
             break
         if token != pad_id:

@@ -93,7 +93,7 @@ def _fmt_level(value: float) -> str:
 
 
 def ascii_chart(history: dict, key: str = "loss", other: str | None = "val_loss", height: int = 8,
-                title: str | None = None, max_width: int = 60) -> str:
+                title: str | None = None, max_width: int = 60, scale: str = "auto") -> str:
     """A terminal bar chart of ``history[key]`` per epoch (``*`` bars), ``other`` as ``o`` marks.
 
     Rows are levels of the value (labelled on the y axis), columns are epochs (x axis),
@@ -106,7 +106,10 @@ def ascii_chart(history: dict, key: str = "loss", other: str | None = "val_loss"
              +----------
               1 2 3 4 5  epoch
 
-    With more epochs than ``max_width`` columns, epochs are sampled evenly.
+    ``scale``: "linear" (levels evenly spaced from 0 to the maximum), "log" (evenly
+    spaced in log10, for losses that fall by orders of magnitude), or "auto": log when
+    the largest value is more than 30 times the smallest. With more epochs than
+    ``max_width`` columns, epochs are sampled evenly.
     """
     values = [float(v) if v is not None else math.nan for v in history.get(key, [])]
     if not values:
@@ -119,26 +122,47 @@ def ascii_chart(history: dict, key: str = "loss", other: str | None = "val_loss"
     finite = _finite([values[i] for i in picks] + [second[i] for i in picks if i < len(second)])
     if not finite:
         return f"{title or key}: no finite values"
-    top, bottom = max(finite), min(0.0, min(finite))
-    span = (top - bottom) or 1.0
-    step = span / height
-    levels = [top - r * step for r in range(height)]  # the value each row stands for
+    positive = [v for v in finite if v > 0]
+    if scale == "auto":
+        scale = "log" if len(positive) == len(finite) and max(positive) > 30 * min(positive) else "linear"
+    if scale == "log":
+        if len(positive) != len(finite):
+            raise ValueError("ascii_chart: a log scale needs positive values")
+        top, bottom = math.log10(max(positive)), math.log10(min(positive))
+        step = ((top - bottom) or 1.0) / (height - 1)
+        levels = [top - r * step for r in range(height)]  # in log10 units; the last row is the minimum
+
+        def level_of(v):
+            return math.log10(v) if v > 0 else -math.inf
+
+        labels = [10**lv for lv in levels]
+    else:
+        top, bottom = max(finite), min(0.0, min(finite))
+        step = ((top - bottom) or 1.0) / height
+        levels = [top - r * step for r in range(height)]
+
+        def level_of(v):
+            return v
+
+        labels = levels
     col = 2 if len(picks) <= 30 else 1  # column width per epoch
-    label_w = max(len(_fmt_level(v)) for v in levels)
+    fmt = (lambda v: f"{v:.3g}") if scale == "log" else _fmt_level
+    label_w = max(len(fmt(v)) for v in labels)
     legend = "* " + ("train" if key == "loss" else key) + (", o val" if second else "")
-    name = title or key.replace("_", " ").capitalize()
-    lines = [f"{name} ({legend})"]
+    name = (title or key.replace("_", " ").capitalize()) + (", log scale" if scale == "log" else "")
+    lines = [f"{name} ({legend}{', @ both' if second else ''})"]
     for r, level in enumerate(levels):
         cells = []
         for i in picks:
             v = values[i]
-            mark = "*" if math.isfinite(v) and v >= level - 1e-12 else " "
+            mark = "*" if math.isfinite(v) and level_of(v) >= level - 1e-12 else " "
             if i < len(second) and math.isfinite(second[i]):
-                # mark the row whose band [level - step, level) holds the val value
-                if level - step < second[i] <= level + 1e-12 or (r == height - 1 and second[i] <= level):
+                # mark the row whose band (level - step, level] holds the val value
+                w = level_of(second[i])
+                if level - step < w <= level + 1e-12 or (r == height - 1 and w <= level):
                     mark = "o" if mark == " " else "@"
             cells.append(mark.ljust(col))
-        lines.append(f"{_fmt_level(level).rjust(label_w)} |{''.join(cells).rstrip()}")
+        lines.append(f"{fmt(labels[r]).rjust(label_w)} |{''.join(cells).rstrip()}")
     lines.append(" " * label_w + " +" + "-" * (col * len(picks)))
     # Epoch labels: as many as fit without overlapping.
     axis = [" "] * (col * len(picks) + 4)
@@ -150,6 +174,4 @@ def ascii_chart(history: dict, key: str = "loss", other: str | None = "val_loss"
             axis[pos : pos + len(text)] = list(text)
             next_free = pos + len(text) + 1
     lines.append(" " * (label_w + 2) + "".join(axis).rstrip() + "  epoch")
-    if second:
-        lines.append(" " * (label_w + 2) + "(@ = val and train in the same cell)")
     return "\n".join(lines)

@@ -87,8 +87,8 @@ def pipeline_trace(model, src_vocab, tgt_vocab, text: str, max_len: int = 20, to
                 + (" (attention reads all the outputs at every step)" if encoded.memory is not None else ""))
 
             # [5] decoder
-            add(f"[5] Decoder             state (L, 1, {model.hidden_size}) -> one token per step, greedy, "
-                f"top {top_k} of {len(tgt_vocab)}")
+            add(f"[5] Decoder             state ({model.num_layers}, 1, {model.hidden_size}) -> one token per step, "
+                f"greedy, top {top_k} of {len(tgt_vocab)}")
             state = encoded.state
             xp_ids = src[:, 0] * 0 + tgt_vocab.bos_id  # (1,) on the model's device
             out_ids = []

@@ -1,0 +1,123 @@
+"""The training loop: learning, exact resume, seeding, early stopping, divergence, metrics."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+import minirnn as mr
+from minirnn.data import BucketIterator
+from minirnn.io import load_checkpoint
+from minirnn.models import Seq2Seq, SequenceClassifier
+from minirnn.train import TrainingDiverged, evaluate, exact_match_counts, fit, strip_sequence, token_counts
+
+
+def reverse_task(n, seed, vocab=10):
+    """Source: random ids in [4, vocab); target: the source reversed (ids 0-3 are the specials)."""
+    rng = np.random.default_rng(seed)
+    src = [rng.integers(4, vocab, size=rng.integers(2, 6)) for _ in range(n)]
+    return src, [s[::-1].copy() for s in src]
+
+
+def seq2seq_setup(dropout=0.1, seed=0):
+    src, tgt = reverse_task(96, seed=1)
+    train = BucketIterator(src, targets=tgt, batch_size=16, seed=3)
+    vsrc, vtgt = reverse_task(24, seed=2)
+    val = BucketIterator(vsrc, targets=vtgt, batch_size=24, shuffle=False)
+    mr.manual_seed(seed)
+    model = Seq2Seq(10, 10, embed_dim=8, hidden_size=16, dropout=dropout)
+    return model, mr.optim.Adam(model.parameters(), lr=1e-2), train, val
+
+
+def run(epochs, **kw):
+    model, opt, train, val = seq2seq_setup()
+    history = fit(model, train, val, optimizer=opt, epochs=epochs, clip=1.0, bos_id=2, eos_id=3, seed=5,
+                  progress=False, **kw)
+    return model, history
+
+
+def test_fit_learns_and_reports_every_metric():
+    _, history = run(4)
+    for key in ("epoch", "loss", "accuracy", "val_loss", "val_accuracy", "val_exact_match", "lr", "time"):
+        assert len(history[key]) == 4, key
+    assert history["epoch"] == [1, 2, 3, 4]
+    assert history["loss"][-1] < 0.7 * history["loss"][0]
+    assert history["val_accuracy"][-1] > history["val_accuracy"][0]
+    assert 0.0 <= history["val_exact_match"][-1] <= 1.0
+    assert history.best_epoch is not None
+
+
+def test_same_seed_same_losses_and_resume_is_exact(tmp_path):
+    _, full = run(4)
+    _, again = run(4)
+    assert full["loss"] == again["loss"] and full["val_loss"] == again["val_loss"]
+
+    run(2, checkpoint_dir=tmp_path)  # interrupted after epoch 2 ...
+    assert load_checkpoint(tmp_path / "last.npz").epoch == 2
+    _, resumed = run(4, checkpoint_dir=tmp_path, resume=True)  # ... and resumed in a new process-like setup
+    assert resumed["epoch"] == [1, 2, 3, 4]
+    assert resumed["loss"] == full["loss"]  # bit for bit
+    assert resumed["val_exact_match"] == full["val_exact_match"]
+    assert os.path.exists(tmp_path / "best.npz")
+
+
+def test_nan_loss_stops_with_clear_message_and_keeps_last_good_checkpoint(tmp_path):
+    model, opt, train, val = seq2seq_setup()
+
+    def poison(record, history):
+        if record["epoch"] == 1:
+            model.out.weight.data[...] = np.nan
+
+    with pytest.raises(TrainingDiverged, match=r"epoch 2, batch 1.*last good checkpoint.*last\.npz \(epoch 1\)"):
+        fit(model, train, val, optimizer=opt, epochs=3, bos_id=2, eos_id=3, checkpoint_dir=tmp_path,
+            progress=False, callback=poison)
+    ckpt = load_checkpoint(tmp_path / "last.npz")
+    assert ckpt.epoch == 1
+    assert all(np.isfinite(p.data).all() for p in ckpt.model.parameters())
+
+
+def test_early_stopping():
+    model, _, train, val = seq2seq_setup()
+    frozen = mr.optim.SGD(model.parameters(), lr=0.0)  # nothing changes, so nothing improves
+    history = fit(model, train, val, optimizer=frozen, epochs=10, patience=2, monitor="val_loss", progress=False,
+                  bos_id=2, eos_id=3)
+    assert history.stopped_early and len(history["epoch"]) == 3
+    assert "val_loss" in history.stop_reason
+
+
+def test_classify_and_plain_batch_lists():
+    rng = np.random.default_rng(0)
+    seqs = [rng.integers(1, 6, size=rng.integers(2, 8)) for _ in range(64)]
+    labels = [int((s == 5).any()) for s in seqs]
+    it = BucketIterator(seqs, labels=labels, batch_size=16, seed=0)
+    batches = list(it.iter_epoch(0))  # a plain list: fit reorders it with its own seeded generator
+    model = SequenceClassifier(6, 2, embed_dim=4, hidden_size=8)
+    history = fit(model, batches, batches, task="classify", optimizer=mr.optim.Adam(model.parameters(), lr=0.02),
+                  epochs=3, progress=False)
+    assert "val_exact_match" not in history and len(history["val_accuracy"]) == 3
+    assert history["loss"][-1] < history["loss"][0]
+    scores = evaluate(model, batches, task="classify")
+    assert set(scores) == {"loss", "accuracy"} and math.isfinite(scores["loss"])
+
+
+def test_bad_arguments_are_named():
+    model, opt, train, _ = seq2seq_setup()
+    with pytest.raises(ValueError, match="task"):
+        fit(model, train, optimizer=opt, task="regress")
+    with pytest.raises(ValueError, match="optimizer"):
+        fit(model, train)
+    with pytest.raises(KeyError, match="tgt_out"):
+        fit(model, [{"src": np.zeros((1, 2), int)}], optimizer=opt, epochs=1, progress=False)
+
+
+def test_metrics():
+    logits = np.zeros((1, 3, 4))
+    logits[0, [0, 1, 2], [1, 2, 3]] = 1
+    assert token_counts(logits, np.array([[1, 0, 3]]), pad_id=0) == (2, 2)
+    assert strip_sequence([5, 6, 3, 0, 7], eos_id=3) == (5, 6)
+    decoded = np.array([[5, 6, 3, 0], [5, 3, 0, 0]])
+    target = np.array([[5, 6, 3], [5, 6, 3]])
+    assert exact_match_counts(decoded, target, eos_id=3) == (1, 2)
