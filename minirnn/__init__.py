@@ -6,9 +6,11 @@ finite differences and PyTorch. Read the math in this order: ``functional/cells.
 in ``nn/``.
 """
 
-from . import backend, data, functional, models, nn, optim
+from . import backend, data, functional, interop, io, models, nn, optim, train, viz
 from .backend import get_default_dtype, manual_seed, set_backend, set_default_dtype, to_device, to_numpy
 from .gradcheck import GradcheckReport, check_gradients, gradcheck
+from .interop import from_torch, to_torch, to_torch_state_dict
+from .io import load_checkpoint, save_checkpoint
 from .nn import (
     GRU,
     LSTM,
@@ -27,6 +29,7 @@ from .nn import (
     RNNCell,
     no_grad,
 )
+from .train import fit
 
 __version__ = "0.1.0"
 
@@ -50,6 +53,16 @@ __all__ = [
     "backend",
     "data",
     "check_gradients",
+    "fit",
+    "from_torch",
+    "interop",
+    "io",
+    "load_checkpoint",
+    "save_checkpoint",
+    "to_torch",
+    "to_torch_state_dict",
+    "train",
+    "viz",
     "functional",
     "get_default_dtype",
     "gradcheck",
