@@ -350,3 +350,15 @@ def test_invalid_dtype_rejected(dtype, message):
         with pytest.raises(TypeError, match=message):
             make()
     assert mr.get_default_dtype() == np.float32
+
+
+def test_backward_rejects_a_gradient_of_another_dtype():
+    """Mixed dtypes raise in backward too: a float32 dout for a float64 layer is an error."""
+    lstm = mr.LSTM(3, 4, dtype="float64")
+    out, _ = lstm(np.zeros((2, 1, 3)))
+    with pytest.raises(TypeError, match="float64"):
+        lstm.backward(out.astype(np.float32))
+    lin = mr.Linear(3, 2, dtype="float64")
+    y = lin(np.zeros((1, 3)))
+    with pytest.raises(TypeError, match="dy of dtype float64"):
+        lin.backward(y.astype(np.float32))

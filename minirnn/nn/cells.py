@@ -78,6 +78,7 @@ class _CellBase(Module):
         if grad is None:
             return None
         step = cache.step
+        check_float(grad, self.weight_ih.dtype, f"{type(self).__name__}.backward", label)
         expected = (self.hidden_size,) if cache.unbatched else (step.x.shape[0], self.hidden_size)
         check_shape(grad, expected, f"{type(self).__name__}.backward", label)
         return grad[None, :] if cache.unbatched else grad

@@ -37,6 +37,7 @@ class Linear(Module):
     def backward(self, dy):
         """dy (..., out_features) -> dx (..., in_features); accumulates weight/bias grads."""
         cache = self._peek()
+        check_float(dy, self.weight.dtype, "Linear.backward", "dy")
         check_last_dim(dy, self.out_features, "Linear.backward", "output features in dy")
         self._restore()
         dx, dweight, dbias = F.affine_backward(dy, cache)
@@ -81,6 +82,7 @@ class Embedding(Module):
     def backward(self, dy):
         """Accumulates the table's gradient; returns None (ids have no gradient)."""
         cache = self._peek()
+        check_float(dy, self.weight.dtype, "Embedding.backward", "dy")
         check_last_dim(dy, self.embedding_dim, "Embedding.backward", "features in dy")
         self._restore()
         self.weight.accumulate(F.embedding_backward(dy, cache))

@@ -246,6 +246,9 @@ class RNNBase(Module):
         else:
             dh_final, dc_final = dh_n, None
         layers = self.num_layers * self.num_directions
+        for grad, label in ((dout, "dout"), (dh_final, "dh_n"), (dc_final, "dc_n")):
+            if grad is not None:
+                check_float(grad, self.weight_ih_l0.dtype, f"{name}.backward", label)
         if cache.unbatched:
             if dout is not None:
                 check_shape(dout, (steps, width), f"{name}.backward", "dout")
