@@ -56,12 +56,12 @@ print(mr.viz.epoch_table(history))
 print(f"\nvalidation exact match (greedy): {history['val_exact_match'][-1]:.1%}")
 results = translate(model, src_vocab, tgt_vocab, EXAMPLES)
 for r in results:
-    print(f"  {r.source:<24} -> {r.text}")
+    print(f"  {r.source:<24} -> {''.join(r.output_tokens)}")  # ISO dates: tokens joined without spaces
 
 # ----------------------------------------------------------------------------- show the attention
 shown = results[2]
 rows = shown.output_tokens + (["<eos>"] if len(shown.weights) > len(shown.output_tokens) else [])
-print(f"\nattention while writing {shown.text!r} from {shown.source!r}:")
+print(f"\nattention while writing {''.join(shown.output_tokens)!r} from {shown.source!r}:")
 print(mr.viz.attention_heatmap(shown.weights, shown.source_tokens, rows))
 try:
     print("PNG written to", mr.viz.save_attention_png(args.png, shown.weights, shown.source_tokens, rows))

@@ -27,7 +27,7 @@ PAIRS = 1500 if args.quick else 8000
 EPOCHS = 3 if args.quick else 6
 EMBED_DIM, HIDDEN_SIZE = (16, 32) if args.quick else (48, 96)
 LR, BATCH_SIZE, CLIP, SEED = 4e-3, 64, 1.0, 0
-SENTENCES = ["i am happy", "she is not tired", "we have two red cars", "the girls do not like the green shirts"]
+SENTENCES = ["i am happy", "she is not tired", "we have two red cars"]  # plus a few validation sentences below
 
 # ----------------------------------------------------------------------------- data
 train, val = train_val_split(translation_pairs(PAIRS, seed=SEED), val_fraction=0.1, seed=SEED)
@@ -55,7 +55,10 @@ print(mr.viz.ascii_chart(history))
 print(f"\nvalidation exact match (greedy): {history['val_exact_match'][-1]:.1%}")
 
 # ----------------------------------------------------------------------------- show
-greedy = translate(model, src_vocab, tgt_vocab, SENTENCES)
-beam = translate(model, src_vocab, tgt_vocab, SENTENCES, beam_size=4)
+reference = dict(translation_pairs())
+sentences = SENTENCES + [source for source, _ in val[:4]]
+greedy = translate(model, src_vocab, tgt_vocab, sentences)
+beam = translate(model, src_vocab, tgt_vocab, sentences, beam_size=4)
 for g, b in zip(greedy, beam):
-    print(f"  {g.source:<40} greedy: {g.text:<36} beam(4): {b.text}")
+    mark = "ok" if g.text == reference[g.source] else f"expected {reference[g.source]!r}"
+    print(f"  {g.source:<36} greedy: {g.text:<34} beam(4): {b.text:<34} {mark}")

@@ -134,6 +134,11 @@ def _save_pngs(run_dir: str, history: dict, attention=None) -> list[str]:
     return written
 
 
+def _render(result, join=None) -> str:
+    """The output text: detokenised words, or the tokens joined by ``join`` (dates: "1998-03-03")."""
+    return result.text if join is None else join.join(result.output_tokens)
+
+
 def _output_labels(translation) -> list[str]:
     """Row labels of a heatmap: the output words, plus <eos> when it was generated."""
     labels = list(translation.output_tokens)
@@ -167,7 +172,7 @@ HEATMAP_SENTENCE = "i do not have a red car"  # negation around the verb and the
 
 
 def _seq2seq_run(args, pairs, kind: str, settings: dict, mode: str = "word", samples=(), trace_text=None,
-                 reference=None):
+                 reference=None, join=None):
     """Train an attention Seq2Seq on ``pairs`` and print the whole story; shared by demo and train."""
     import minirnn as mr
 
@@ -201,7 +206,8 @@ def _seq2seq_run(args, pairs, kind: str, settings: dict, mode: str = "word", sam
     _out()
     history = fit(model, data.train, data.val, task="seq2seq", optimizer=optimizer, epochs=settings["epochs"],
                   clip=settings["clip"], patience=settings["patience"], checkpoint_dir=run_dir, vocabs=data.vocabs,
-                  extra={"task": kind, "mode": mode, "lower": True}, seed=args.seed, progress=not args.no_progress,
+                  extra={"task": kind, "mode": mode, "lower": True, "join": join}, seed=args.seed,
+                  progress=not args.no_progress,
                   callback=_epoch_printer(settings["epochs"]))
     train_time = time.perf_counter() - started
     _fit_summary(history, run_dir)
@@ -222,27 +228,28 @@ def _seq2seq_run(args, pairs, kind: str, settings: dict, mode: str = "word", sam
     width = max(len(s) for s in samples)
     for result in results:
         want = reference.get(result.source)
-        mark = "" if want is None else ("  ✓" if result.text == want else f"  ✗ (expected: {want})")
-        _out(f"  {result.source.ljust(width)}  →  {result.text}{mark}")
+        text = _render(result, join)
+        mark = "" if want is None else ("  ✓" if text == want else f"  ✗ (expected: {want})")
+        _out(f"  {result.source.ljust(width)}  →  {text}{mark}")
 
     trace_text = trace_text or samples[0]
     _out()
     _out(f"pipeline trace of one example ({kind}):")
-    _out(pipeline_trace(model, data.src_vocab, data.tgt_vocab, trace_text, mode=mode))
+    _out(pipeline_trace(model, data.src_vocab, data.tgt_vocab, trace_text, mode=mode, join=join))
 
     shown = next((r for r in results if r.source == HEATMAP_SENTENCE), results[min(1, len(results) - 1)])
     _out()
-    _out(f'attention of "{shown.source}" → "{shown.text}" (rows: output words, columns: source words):')
+    _out(f'attention of "{shown.source}" → "{_render(shown, join)}" (rows: output words, columns: source words):')
     _out(attention_heatmap(shown.weights, shown.source_tokens, _output_labels(shown)))
 
     pngs = _save_pngs(run_dir, dict(history), (shown.weights, shown.source_tokens, _output_labels(shown),
-                                               f"{shown.source} → {shown.text}"))
+                                               f"{shown.source} → {_render(shown, join)}"))
     _out()
     _out(f"saved under {run_dir}/:")
     _out(f"  best.npz  the best checkpoint (epoch {best.epoch});  last.npz  the last epoch's")
     for path in pngs:
         _out(f"  {os.path.basename(path)}")
-    _out(f"try:  python -m minirnn translate {best_path} \"i am not tired\" --attention")
+    _out(f"try:  python -m minirnn translate {best_path} \"{samples[0]}\" --attention")
     _out(f"total time {time.perf_counter() - started:.1f}s (training {train_time:.1f}s)")
     return scores
 
@@ -305,7 +312,8 @@ def cmd_train(args) -> int:
 
         pairs = translation_pairs(settings["pairs"] + settings["val"] + settings["test"], seed=args.seed)
         samples = SAMPLES[:3]
-    _seq2seq_run(args, pairs, args.task, settings, mode=mode, samples=samples)
+    _seq2seq_run(args, pairs, args.task, settings, mode=mode, samples=samples,
+                 join="" if args.task == "dates" and not args.data else None)
     return 0
 
 
@@ -410,8 +418,10 @@ def cmd_translate(args) -> int:
                             beam_size=args.beam, lower=lower, mode=mode)
     except ValueError as err:
         raise UserError(str(err)) from err
+    join = ckpt.extra.get("join")
     for result in results:
-        _out(result.text if not args.verbose else f"{result.source}  →  {result.text}")
+        text = _render(result, join)
+        _out(text if not args.verbose else f"{result.source}  →  {text}")
         if args.attention and result.weights is not None:
             _out(attention_heatmap(result.weights, result.source_tokens, _output_labels(result)))
             _out()
@@ -446,7 +456,7 @@ def cmd_trace(args) -> int:
     try:
         _out(pipeline_trace(ckpt.model, ckpt.vocabs["src"], ckpt.vocabs["tgt"], " ".join(args.text),
                             max_len=args.max_len, top_k=args.top_k, mode=ckpt.extra.get("mode", "word"),
-                            lower=ckpt.extra.get("lower", True)))
+                            lower=ckpt.extra.get("lower", True), join=ckpt.extra.get("join")))
     except ValueError as err:
         raise UserError(str(err)) from err
     return 0

@@ -99,3 +99,20 @@ def test_module_entry_point_help():
     result = subprocess.run([sys.executable, "-m", "minirnn", "demo", "--bogus"], capture_output=True, text=True,
                             env=env, timeout=60)
     assert result.returncode == 2 and "--bogus" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_train_on_a_user_tsv_then_translate_from_stdin(tmp_path, capsys):
+    from minirnn.data import translation_pairs
+
+    data = tmp_path / "eng-fra.txt"
+    data.write_text("".join(f"{en}\t{fr}\tCC-BY attribution\n" for en, fr in translation_pairs(300, seed=1)))
+    assert main(["train", "translate", "--data", str(data), "--quick", "--epochs", "1", "--out", str(tmp_path),
+                 "--name", "mine", "--no-progress"]) == 0
+    assert "270 training pairs, 15 validation, 15 held out" in capsys.readouterr().out
+    ckpt = tmp_path / "mine" / "best.npz"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.getcwd(), os.environ.get("PYTHONPATH", "")]))
+    result = subprocess.run([sys.executable, "-m", "minirnn", "translate", str(ckpt), "-v"], input="i am happy\n\n"
+                            "she is tired\n", capture_output=True, text=True, env=env, timeout=60)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("i am happy  →") and lines[1].startswith("she is tired  →")

@@ -121,3 +121,17 @@ def test_metrics():
     decoded = np.array([[5, 6, 3, 0], [5, 3, 0, 0]])
     target = np.array([[5, 6, 3], [5, 6, 3]])
     assert exact_match_counts(decoded, target, eos_id=3) == (1, 2)
+
+
+def test_resume_with_a_plain_batch_list_restores_the_shuffle(tmp_path):
+    """With a list, fit shuffles the order itself; its generator's state is part of the checkpoint."""
+
+    def go(epochs, **kw):
+        model, opt, train, val = seq2seq_setup()
+        batches = list(train.iter_epoch(0))
+        return fit(model, batches, optimizer=opt, epochs=epochs, seed=11, progress=False, **kw)
+
+    full = go(3)
+    go(1, checkpoint_dir=tmp_path)
+    resumed = go(3, checkpoint_dir=tmp_path, resume=tmp_path / "last.npz")
+    assert resumed["loss"] == full["loss"]

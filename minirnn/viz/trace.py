@@ -33,8 +33,12 @@ def _quote(tokens) -> str:
 
 
 def pipeline_trace(model, src_vocab, tgt_vocab, text: str, max_len: int = 20, top_k: int = 3,
-                   pad_to: int | None = None, lower: bool = True, mode: str = "word") -> str:
-    """The six stages for ``text``: what each one receives, does and hands on."""
+                   pad_to: int | None = None, lower: bool = True, mode: str = "word", join: str | None = None) -> str:
+    """The six stages for ``text``: what each one receives, does and hands on.
+
+    ``join``: how output tokens become text; None detokenises words (``minirnn.data.detokenize``),
+    a string joins them with it ("" for ISO dates).
+    """
     from ..data import detokenize, pad_sequences, tokenize
 
     lines = []
@@ -118,6 +122,7 @@ def pipeline_trace(model, src_vocab, tgt_vocab, text: str, max_len: int = 20, to
     words = tgt_vocab.decode(out_ids)
     add(f"[6] Output decoding     {len(out_ids)} ids -> {len(words)} words (target vocabulary of {len(tgt_vocab)})")
     add(f"    {out_ids} -> {_quote(words)}")
-    add(f'    "{text}" -> "{detokenize(words, mode=mode)}"')
+    rendered = detokenize(words, mode=mode) if join is None else join.join(words)
+    add(f'    "{text}" -> "{rendered}"')
     add(rule)
     return "\n".join(lines)
