@@ -97,7 +97,8 @@ def _set_device(device: str, threads: int = 1):
 
 
 def _run_dir(out: str, name: str | None, default: str) -> str:
-    name = name or f"{default}-{time.strftime('%Y%m%d-%H%M%S')}"
+    """``out/name``, by default ``runs/<command>`` (a rerun replaces its checkpoints)."""
+    name = name or default
     path = os.path.join(out, name)
     os.makedirs(path, exist_ok=True)
     return path
@@ -555,7 +556,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--epochs", type=int, default=None, help="number of epochs")
         p.add_argument("--quick", action="store_true", help="a tiny smoke run: little data, a small model, 2 epochs")
         p.add_argument("--out", default="runs", help="parent folder of the run folder (default runs/)")
-        p.add_argument("--name", default=None, help="the run folder's name (default: command and time stamp)")
+        p.add_argument("--name", default=None, help="the run folder's name (default: the task, e.g. runs/demo)")
         p.add_argument("--no-progress", action="store_true", help="no tqdm progress bar on stderr")
         common(p)
 
