@@ -65,6 +65,9 @@ def save_history_png(path, history: dict, title: str = "training") -> str:
     for key, label in (("loss", "train loss"), ("val_loss", "val loss")):
         if history.get(key):
             left.plot(epochs[: len(history[key])], history[key], marker="o", label=label)
+    losses = [v for key in ("loss", "val_loss") for v in history.get(key) or [] if v is not None and v > 0]
+    if losses and max(losses) > 30 * min(losses):  # falls by orders of magnitude: a log axis shows the tail
+        left.set_yscale("log")
     left.set_xlabel("epoch")
     left.set_ylabel("cross-entropy")
     left.set_title("loss ↓")

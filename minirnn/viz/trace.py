@@ -80,7 +80,8 @@ def pipeline_trace(model, src_vocab, tgt_vocab, text: str, max_len: int = 20, to
             outputs = to_numpy(encoded.outputs)  # (1, S, K)
             E = model.embed_dim
             add(f"[4] Encoder             ids (1, {width}) -> embeddings (1, {width}, {E}) -> "
-                f"{model.cell.upper()} -> outputs {tuple(outputs.shape)}")
+                f"{'bidirectional ' if model.num_directions == 2 else ''}{model.cell.upper()} -> "
+                f"outputs {tuple(outputs.shape)}")
             for s in range(min(len(ids), 4)):
                 add(f"    output[{s}] \"{tokens[s]}\": {_fmt_vector(outputs[0, s])}")
             if len(ids) > 4:
