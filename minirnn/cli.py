@@ -500,6 +500,9 @@ def cmd_gradcheck(args) -> int:
         module = mr.nn.BahdanauAttention(H, D, dtype=f64)
         mask = np.arange(T)[None, :] < lengths[:, None]
         inputs = (rng.standard_normal((N, H)), rng.standard_normal((N, T, D)), mask)
+
+        def backward(attention, upstream):  # backward(dcontext, dweights) -> (dquery, dkeys)
+            return attention.backward(*upstream)
     elif name == "classifier":
         module = SequenceClassifier(12, 3, embed_dim=4, hidden_size=H, cell=args.cell, dtype=f64,
                                     bidirectional=args.bidirectional, num_layers=args.layers)

@@ -62,6 +62,13 @@ def test_gradcheck_command(capsys):
     assert "PASSED" in out and "weight_hh_l0" in out and "worst" in out
 
 
+@pytest.mark.parametrize("model", ["rnn", "lstm-proj", "gru-cell", "lstm-cell", "linear", "attention", "classifier",
+                                   "seq2seq"])
+def test_gradcheck_every_model_choice(model, capsys):
+    assert main(["gradcheck", "--model", model, "--hidden", "3", "--steps", "3", "--batch", "2"]) == 0
+    assert "PASSED" in capsys.readouterr().out
+
+
 def test_unknown_option_is_named(capsys):
     assert main(["demo", "--epoch", "3"]) == 2
     err = capsys.readouterr().err
