@@ -420,6 +420,9 @@ def cmd_translate(args) -> int:
     except ValueError as err:
         raise UserError(str(err)) from err
     join = ckpt.extra.get("join")
+    unknown = sorted({t for r in results for t in r.source_tokens if t not in ckpt.vocabs["src"]})
+    if unknown:
+        print(f"note: not in the model's vocabulary, read as <unk>: {', '.join(unknown)}", file=sys.stderr)
     for result in results:
         text = _render(result, join)
         _out(text if not args.verbose else f"{result.source}  →  {text}")
