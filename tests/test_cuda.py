@@ -5,12 +5,18 @@ where a GPU is visible (skipped cleanly elsewhere). On CuPy this covers the fuse
 kernels of ``minirnn.fast.cuda_kernels``: first each kernel against the unfused
 step functions of ``minirnn.fast.pointwise`` on the same device arrays, then whole
 layers (forward, final states, dx, dstate0, every parameter gradient) against the
-NumPy reference path.
+NumPy reference path. Everywhere, the kernels' bodies also run through a small
+NumPy emulator of ``ElementwiseKernel``, so their math and argument order are
+checked on machines without a GPU.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
+import re
+import types
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -157,3 +163,72 @@ def test_fast_layer_on_backend_equals_numpy_reference(xp, rng, kind, bidirection
     for a, b in zip(got, want):
         assert a.dtype == np.dtype(dtype)
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+# ------------------------------------------------------------------ kernel bodies, emulated on the CPU
+
+
+class _EmulatedElementwiseKernel:
+    """Runs an ElementwiseKernel body as vectorised NumPy: enough C for our kernels
+    (``T x = expr;``, ``(T)`` casts, ``tanh``, ``c ? a : b``), so the kernels' math and
+    argument order are checked on machines without a GPU. Each statement applies to
+    every element at once, which matches one thread per element because no kernel
+    reads another element."""
+
+    def __init__(self, in_params, out_params, operation, name):
+        self.inputs = [p.split()[-1] for p in in_params.split(",")]
+        self.outputs = [p.split()[-1] for p in out_params.split(",")]
+        for param in self.inputs + self.outputs:
+            assert param not in ("i", "n") and not param.startswith("_"), f"{name}: {param} is reserved by CuPy"
+        lines = []
+        for statement in filter(None, (s.strip() for s in operation.split(";"))):
+            statement = re.sub(r"^T\s+", "", statement.replace("(T)", ""))
+            ternary = re.match(r"(\w+) = (.*?) \? (.*?) : (.*)$", statement)
+            if ternary:
+                statement = f"{ternary[1]} = np.where({ternary[2]}, {ternary[3]}, {ternary[4]})"
+            lines.append(statement.replace("tanh(", "np.tanh("))
+        self.code = "\n".join(lines)
+
+    def __call__(self, *args):
+        assert len(args) == len(self.inputs) + len(self.outputs)
+        names = dict(zip(self.inputs + self.outputs, args))
+        scope = {"np": np, **{k: (v.copy() if k in self.outputs else v) for k, v in names.items()}}
+        exec(self.code, scope)
+        for name in self.outputs:
+            names[name][...] = scope[name]
+
+
+@pytest.fixture
+def emulated_kernels(monkeypatch):
+    """minirnn.fast.cuda_kernels loaded against the emulator, and the fast loop routed through it."""
+    fake_cupy = types.SimpleNamespace(ElementwiseKernel=_EmulatedElementwiseKernel)
+    monkeypatch.setattr(backend, "backend_module", lambda name=None: fake_cupy)
+    path = Path(fast_recurrent.__file__).with_name("cuda_kernels.py")
+    spec = importlib.util.spec_from_file_location("minirnn.fast._cuda_kernels_emulated", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)  # not registered in sys.modules: real CuPy runs never see it
+    monkeypatch.setattr(fast_recurrent, "_ops", lambda xp: module)
+    return module
+
+
+@pytest.mark.parametrize("kind", ("rnn_tanh", "rnn_relu", "lstm", "lstm_proj", "gru", "gru_nobias"))
+def test_cuda_kernel_bodies_emulated(emulated_kernels, rng, kind):
+    options = dict(num_layers=2, bidirectional=True)
+    if kind == "lstm_proj":
+        options["proj_size"] = PROJ
+    if kind == "gru_nobias":
+        options["bias"] = False
+    kind = kind.replace("_proj", "").replace("_nobias", "")
+    ref = _layer(kind, "reference", np.float64, **options)
+    fast = _layer(kind, "fast", np.float64, **options)
+    fast.load_state_dict(ref.state_dict())
+    out_size, layers = options.get("proj_size") or H, 4
+    x = rng.standard_normal((T, N, D))
+    h0, c0 = rng.standard_normal((layers, N, out_size)), rng.standard_normal((layers, N, H))
+    dout = rng.standard_normal((T, N, 2 * out_size))
+    dh, dc = rng.standard_normal((layers, N, out_size)), rng.standard_normal((layers, N, H))
+    hx, dstate = ((h0, c0), (dh, dc)) if kind == "lstm" else (h0, dh)
+    got = _run(fast, np, x, hx, RAGGED, dout, dstate)
+    want = _run(ref, np, x, hx, RAGGED, dout, dstate)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)

@@ -7,6 +7,9 @@ ten to fifteen separate ones. Kernels are defined once at module level and compi
 lazily by CuPy on first use (per dtype); this module is imported only when CuPy
 arrays reach the fast path.
 
+Parameter names avoid ``i``, ``n`` and a leading ``_``, which CuPy reserves inside
+kernels (hence ``gate_i`` and ``cand`` for the LSTM input gate and GRU candidate).
+
 Output parameters double as inputs where the step updates a buffer in place (the
 gates go in as pre-activations and come out as activations): CuPy passes output
 arguments by reference, so each thread reads its element before writing it.
@@ -45,34 +48,34 @@ def rnn_step_backward(da, dh, h, nonlinearity, scratch):
 # ============================================================================ LSTM
 
 _lstm_forward = _cupy.ElementwiseKernel(
-    "T hi, T hf, T ho, T hg, T c_prev",
-    "T i, T f, T o, T g, T c, T tanh_c, T m",
+    "T hh_i, T hh_f, T hh_o, T hh_g, T c_prev",
+    "T gate_i, T gate_f, T gate_o, T gate_g, T c, T tanh_c, T m",
     """
-    i = (T)0.5 * tanh(i + hi) + (T)0.5;
-    f = (T)0.5 * tanh(f + hf) + (T)0.5;
-    o = (T)0.5 * tanh(o + ho) + (T)0.5;
-    g = tanh(g + hg);
-    c = f * c_prev + i * g;
+    gate_i = (T)0.5 * tanh(gate_i + hh_i) + (T)0.5;
+    gate_f = (T)0.5 * tanh(gate_f + hh_f) + (T)0.5;
+    gate_o = (T)0.5 * tanh(gate_o + hh_o) + (T)0.5;
+    gate_g = tanh(gate_g + hh_g);
+    c = gate_f * c_prev + gate_i * gate_g;
     tanh_c = tanh(c);
-    m = o * tanh_c;
+    m = gate_o * tanh_c;
     """,
     "minirnn_lstm_forward",
 )
 
 _lstm_backward = _cupy.ElementwiseKernel(
     "T dm, T tanh_c, T c_prev",
-    "T i, T f, T o, T g, T dc",
+    "T gate_i, T gate_f, T gate_o, T gate_g, T dc",
     """
-    T dc_total = dc + dm * o * ((T)1 - tanh_c * tanh_c);
-    T di = dc_total * g;
-    T df = dc_total * c_prev;
+    T dc_total = dc + dm * gate_o * ((T)1 - tanh_c * tanh_c);
+    T d_i = dc_total * gate_g;
+    T d_f = dc_total * c_prev;
     T d_o = dm * tanh_c;
-    T dg = dc_total * i;
-    dc = dc_total * f;
-    i = di * i * ((T)1 - i);
-    f = df * f * ((T)1 - f);
-    o = d_o * o * ((T)1 - o);
-    g = dg * ((T)1 - g * g);
+    T d_g = dc_total * gate_i;
+    dc = dc_total * gate_f;
+    gate_i = d_i * gate_i * ((T)1 - gate_i);
+    gate_f = d_f * gate_f * ((T)1 - gate_f);
+    gate_o = d_o * gate_o * ((T)1 - gate_o);
+    gate_g = d_g * ((T)1 - gate_g * gate_g);
     """,
     "minirnn_lstm_backward",
 )
@@ -101,31 +104,31 @@ def lstm_step_backward(gates, dm, tanh_c, c_prev, dc, scratch):
 _GRU_FORWARD_BODY = """
     r = (T)0.5 * tanh(r + gh_r) + (T)0.5;
     z = (T)0.5 * tanh(z + gh_z) + (T)0.5;
-    n = tanh(n + r * hn);
-    h = n + z * (h_prev - n);
+    cand = tanh(cand + r * hn);
+    h = cand + z * (h_prev - cand);
 """
 _gru_forward = _cupy.ElementwiseKernel(
-    "T gh_r, T gh_z, T h_prev", "T r, T z, T n, T hn, T h", _GRU_FORWARD_BODY, "minirnn_gru_forward"
+    "T gh_r, T gh_z, T h_prev", "T r, T z, T cand, T hn, T h", _GRU_FORWARD_BODY, "minirnn_gru_forward"
 )
 _gru_forward_bias = _cupy.ElementwiseKernel(
     "T gh_r, T gh_z, T b_hn, T h_prev",
-    "T r, T z, T n, T hn, T h",
+    "T r, T z, T cand, T hn, T h",
     "hn = hn + b_hn;" + _GRU_FORWARD_BODY,
     "minirnn_gru_forward_bias",
 )
 
 _gru_backward = _cupy.ElementwiseKernel(
     "T dh, T h_prev",
-    "T r, T z, T n, T gh_r, T gh_z, T hn, T dh_z",
+    "T r, T z, T cand, T gh_r, T gh_z, T hn, T dh_z",
     """
-    T dn_pre = dh * ((T)1 - z) * ((T)1 - n * n);
-    T dz = dh * (h_prev - n);
+    T dn_pre = dh * ((T)1 - z) * ((T)1 - cand * cand);
+    T dz = dh * (h_prev - cand);
     T dr = dn_pre * hn;
     dh_z = dh * z;
     hn = dn_pre * r;
     gh_r = dr * r * ((T)1 - r);
     gh_z = dz * z * ((T)1 - z);
-    n = dn_pre;
+    cand = dn_pre;
     """,
     "minirnn_gru_backward",
 )
