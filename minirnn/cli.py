@@ -54,34 +54,18 @@ def limit_blas_threads(count: int = 1) -> bool:
     The recurrent matrices are small (a (64, 128) @ (128, 384) product per step), and
     for them OpenBLAS's threads cost more than they save: on a busy 2-core machine a
     threaded epoch ran 30 times slower than a single-threaded one. Environment
-    variables (OPENBLAS_NUM_THREADS, ...) cannot help once NumPy is loaded, which
-    ``python -m minirnn`` has done before this module runs, so this finds the loaded
-    OpenBLAS (Linux: /proc/self/maps) and calls its ``set_num_threads``. Elsewhere it
-    is a no-op. A thread count set by the user in the environment is left alone.
+    variables (OPENBLAS_NUM_THREADS, ...) cannot help once NumPy is loaded, so this
+    uses threadpoolctl, which finds the loaded BLAS and sets its pool size. A thread
+    count set by the user in the environment is left alone.
     """
-    import ctypes
-
     if any(os.environ.get(v) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")):
         return False
-    try:
-        with open("/proc/self/maps") as handle:
-            paths = {line.split()[-1] for line in handle if "openblas" in line.lower() and "/" in line}
-    except OSError:
-        return False
-    done = False
-    for path in sorted(paths):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for symbol in ("scipy_openblas_set_num_threads64_", "scipy_openblas_set_num_threads",
-                       "openblas_set_num_threads64_", "openblas_set_num_threads"):
-            setter = getattr(lib, symbol, None)
-            if setter is not None:
-                setter(ctypes.c_int(int(count)))
-                done = True
-                break
-    return done
+    from threadpoolctl import threadpool_limits
+
+    # The limit object restores the old size when it is closed; the CLI keeps it for
+    # the life of the process, so it is deliberately not closed.
+    limits = threadpool_limits(limits=int(count), user_api="blas")
+    return bool(limits.get_original_num_threads())
 
 
 def _set_device(device: str, threads: int = 1):
