@@ -32,11 +32,11 @@ import importlib
 import io as _stdio
 import json
 import os
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 
 from .backend import check_backend_name, np, to_numpy
+from .files import atomic_open
 
 FORMAT_NAME = "minirnn-checkpoint"
 FORMAT_VERSION = 1
@@ -238,19 +238,8 @@ def save_checkpoint(path, model, optimizer=None, vocabs=None, epoch=None, histor
     text = json.dumps(meta, default=_jsonable)
     arrays[META_KEY] = np.frombuffer(text.encode("utf-8"), dtype=np.uint8)
 
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npz", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_open(path, "wb", suffix=".npz") as handle:
+        np.savez(handle, **arrays)
     return path
 
 

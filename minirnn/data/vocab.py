@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections import Counter
 
 from ..backend import np, to_numpy
+from ..files import atomic_open
 from .errors import DataFormatError
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
@@ -174,19 +174,8 @@ class Vocab:
 
     def save(self, path) -> None:
         """Write the vocabulary as JSON, atomically (a temporary file, then ``os.replace``)."""
-        path = os.fspath(path)
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".vocab-", suffix=".tmp", dir=directory)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(self.to_json())
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        with atomic_open(path, "w", encoding="utf-8") as f:
+            f.write(self.to_json())
 
     @classmethod
     def load(cls, path) -> Vocab:
