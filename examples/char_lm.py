@@ -88,8 +88,7 @@ def sample(length=120, prompt="i "):
 smooth = np.log(V)  # the loss of a uniform guess
 for step in range(1, STEPS + 1):
     x, y = random_batch()
-    for p in params:
-        p.grad = None
+    optimizer.zero_grad()  # gradients accumulate across backward calls, as in PyTorch
     # forward
     emb = embedding(x)  # (N, T, E)
     out, _ = lstm(emb)  # (N, T, H)

@@ -48,6 +48,9 @@ def _config_from_torch(module) -> tuple[type, dict]:
     """The minirnn class and constructor arguments that match a torch.nn layer."""
     torch = _torch()
     nn = torch.nn
+    if not isinstance(module, nn.Module):
+        raise TypeError(f"from_torch expects a torch.nn.Module (one of torch.nn.{', torch.nn.'.join(SUPPORTED)}), "
+                        f"got {type(module).__name__}")
     dtype = _dtype_name(module)
     if isinstance(module, (nn.LSTM, nn.GRU, nn.RNN)):
         config = dict(

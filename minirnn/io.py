@@ -292,7 +292,9 @@ def read_checkpoint_arrays(path) -> tuple[dict, dict]:
         meta = json.loads(raw.tobytes().decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as err:
         raise CheckpointError(f"{path}: the checkpoint metadata is not valid JSON ({err})") from err
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
+    if not isinstance(meta, dict):
+        raise CheckpointError(f"{path}: the checkpoint metadata must be a JSON object, got {type(meta).__name__}")
+    if meta.get("format") != FORMAT_NAME:
         raise CheckpointError(f"{path} is not a minirnn checkpoint (format {meta.get('format')!r})")
     version = meta.get("version")
     if not isinstance(version, int):

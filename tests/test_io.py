@@ -135,6 +135,10 @@ def test_pickle_holding_newer_and_hostile_files_refused(tmp_path):
     newer = _rewrite(path, tmp_path / "newer.npz", lambda m, a: m.__setitem__("version", 99))
     with pytest.raises(CheckpointError, match="version 99.*upgrade"):
         load_checkpoint(newer)
+    not_an_object = tmp_path / "list.npz"
+    np.savez(not_an_object, __minirnn__=np.frombuffer(b"[1, 2]", dtype=np.uint8))
+    with pytest.raises(CheckpointError, match="must be a JSON object, got list"):
+        load_checkpoint(not_an_object)
     hostile = _rewrite(path, tmp_path / "hostile.npz", lambda m, a: m["model"].__setitem__("class", "os.system"))
     with pytest.raises(CheckpointError, match="only name minirnn classes"):
         load_checkpoint(hostile)

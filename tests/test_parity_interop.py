@@ -131,3 +131,5 @@ def test_unsupported_module_is_named():
         from_torch(torch.nn.Conv1d(2, 2, 3))
     with pytest.raises(ValueError, match="max_norm"):
         from_torch(torch.nn.Embedding(5, 2, max_norm=1.0))
+    with pytest.raises(TypeError, match="expects a torch.nn.Module.*got LSTM"):
+        from_torch(mr.LSTM(2, 3))  # a minirnn layer, not a torch one

@@ -11,8 +11,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import backend_of, np, to_device, to_numpy
-from ..functional import softmax
-from ..nn import no_grad
 
 
 class Translation(NamedTuple):
@@ -76,12 +74,6 @@ def classify_texts(model, vocab, classes, texts, lower: bool = True, mode: str =
     if isinstance(texts, str):
         texts = [texts]
     _, ids, lengths = encode_batch(texts, vocab, lower, mode)
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            logits = model(to_device(ids, backend_of(model.parameters()[0].data)), lengths)
-    finally:
-        model.train(was_training)
-    probs = np.asarray(to_numpy(softmax(logits.astype("float64"), axis=-1)))
+    probs = model.predict_proba(to_device(ids, backend_of(model.parameters()[0].data)), lengths)
+    probs = np.asarray(to_numpy(probs), dtype=np.float64)
     return [(classes[int(p.argmax())], float(p.max()), p) for p in probs]

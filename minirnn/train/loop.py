@@ -157,11 +157,7 @@ def evaluate(model, batches, task: str = "seq2seq", pad_id: int = 0, bos_id=None
     decode = task == "seq2seq" and exact_match and bos_id is not None and eos_id is not None
     try:
         with no_grad():
-            if hasattr(batches, "iter_epoch"):
-                batches = batches.iter_epoch(0)
-            elif callable(batches):
-                batches = batches(0)
-            for batch in batches:
+            for batch in _batches_for_epoch(batches, 0, None, shuffle=False):
                 fields = _on_device(unpack_batch(batch, task), backend)
                 logits, targets = _forward(model, fields, task)
                 c, n = token_counts(logits, targets, pad_id if task == "seq2seq" else None)
@@ -261,7 +257,7 @@ def fit(
         raise ValueError(f"fit: task must be one of {', '.join(TASKS)}, got {task!r}")
     if optimizer is None:
         raise ValueError("fit needs an optimizer, e.g. minirnn.optim.Adam(model.parameters(), lr=1e-3)")
-    if int(epochs) != epochs or epochs < 0:
+    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
     if patience is not None and patience < 1:
         raise ValueError(f"fit: patience must be a positive integer or None, got {patience!r}")
@@ -362,7 +358,10 @@ def fit(
         for key, value in record.items():
             history.setdefault(key, []).append(value)
 
-        value = record.get(monitor)
+        if monitor not in record:
+            raise ValueError(f"fit: monitor={monitor!r} is not a value fit records; this run records "
+                             f"{', '.join(k for k in record if k not in ('epoch', 'time'))}")
+        value = record[monitor]
         improved = value is not None and (
             best_value is None or (value < best_value if minimize else value > best_value)
         )

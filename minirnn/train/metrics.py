@@ -10,7 +10,7 @@ from __future__ import annotations
 from ..backend import np, to_numpy
 
 
-def token_counts(logits, targets, pad_id: int) -> tuple[int, int]:
+def token_counts(logits, targets, pad_id: int | None) -> tuple[int, int]:
     """Argmax predictions equal to the target, over non-pad targets: ``(correct, total)``.
 
     logits (N, T, V) and targets (N, T), or logits (N, C) and labels (N,) with
