@@ -259,7 +259,9 @@ def fit(
         raise ValueError("fit needs an optimizer, e.g. minirnn.optim.Adam(model.parameters(), lr=1e-3)")
     if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
         raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-    if patience is not None and patience < 1:
+    if patience is not None and (
+        isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1
+    ):
         raise ValueError(f"fit: patience must be a positive integer or None, got {patience!r}")
     bos_id, eos_id = _vocab_ids(vocabs, bos_id, eos_id)
     if monitor is None:
