@@ -202,7 +202,7 @@ def test_rejected_backward_keeps_the_forward_cache():
         layer.backward(np.zeros((T, N, 9)))
     with pytest.raises(ValueError, match=rf"LSTM.backward expects dc_n of shape \(1, {N}, {H}\)"):
         layer.backward(dout, (None, np.zeros((1, 1, H))))
-    with pytest.raises(TypeError, match=r"LSTM.backward expects dh_n to be None or a pair"):
+    with pytest.raises(TypeError, match=r"LSTM.backward expects dh_n to be None or a pair .*got ndarray"):
         layer.backward(dout, np.zeros((1, N, H)))
     dx, _ = layer.backward(dout)
     assert all(p.grad is not None for p in layer.parameters())
@@ -221,7 +221,18 @@ def test_rejected_backward_keeps_the_forward_cache():
     cell(np.zeros((N, D)))
     with pytest.raises(ValueError, match=rf"LSTMCell.backward expects dh of shape \({N}, {H}\), got \(1, {H}\)"):
         cell.backward((np.zeros((1, H)), None))
+    with pytest.raises(TypeError, match=r"LSTMCell.backward expects a pair \(dh, dc\).*got ndarray"):
+        cell.backward(np.zeros((N, H)))
     cell.backward((np.zeros((N, H)), None))
+
+    attn = mr.BahdanauAttention(H, dtype="float64")
+    attn(np.zeros((N, H)), np.zeros((N, T, H)))
+    expected = rf"BahdanauAttention.backward expects dcontext \(N, Hk\) of shape \({N}, {H}\)"
+    with pytest.raises(ValueError, match=expected):
+        attn.backward(np.zeros((N, 1)))
+    with pytest.raises(TypeError, match=r"BahdanauAttention.backward expects dweights of dtype float64 .*got float32"):
+        attn.backward(np.zeros((N, H)), np.zeros((N, T), dtype=np.float32))
+    attn.backward(np.zeros((N, H)))
 
 
 # ----------------------------------------------------------------------------- load_state_dict

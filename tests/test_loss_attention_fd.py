@@ -2,7 +2,8 @@
 
 Each test defines a scalar L = sum(out * G) with random upstream G, then compares every
 entry of the hand-written gradient with the central difference
-(L(x + eps e_k) - L(x - eps e_k)) / (2 eps). Shapes are tiny, so every entry is checked.
+(L(x + eps e_k) - L(x - eps e_k)) / (2 eps) through ``minirnn.gradcheck.check_gradients``.
+Shapes are tiny, so every entry is checked.
 """
 
 import numpy as np
@@ -10,29 +11,16 @@ import pytest
 
 from minirnn.functional import attention as FA
 from minirnn.functional.loss import cross_entropy_backward, cross_entropy_forward
+from minirnn.gradcheck import check_gradients
 
 EPS = 1e-6
 N, S, HQ, HK, A = 2, 4, 3, 5, 4
 
 
-def numeric_grad(loss_fn, x):
-    """Central differences of loss_fn() with respect to every entry of x (perturbed in place)."""
-    grad = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
-    for k in range(flat.size):
-        saved = flat[k]
-        flat[k] = saved + EPS
-        up = loss_fn()
-        flat[k] = saved - EPS
-        down = loss_fn()
-        flat[k] = saved
-        gflat[k] = (up - down) / (2 * EPS)
-    return grad
-
-
 def assert_grad(analytic, loss_fn, x, name):
-    numeric = numeric_grad(loss_fn, x)
-    np.testing.assert_allclose(analytic, numeric, rtol=1e-6, atol=1e-8, err_msg=name)
+    """Every entry of ``analytic`` against central differences of loss_fn() (x is perturbed in place)."""
+    report = check_gradients(loss_fn, {name: x}, {name: analytic}, eps=EPS, rtol=1e-6, atol=1e-8, max_elements=x.size)
+    assert report.ok, "\n" + str(report)
 
 
 def _mask(rng):

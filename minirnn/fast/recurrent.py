@@ -200,7 +200,21 @@ def _gru_forward(x_packed, h_states, params, schedule, xp):
 
 
 def recurrent_backward(dout, dstate_n, cache: FastRecurrentCache):
-    """Backpropagation through time for ``recurrent_forward`` (consumes ``cache``).
+    """Backpropagation through time for ``recurrent_forward`` (consumes ``cache``), in order:
+
+    for t in the reverse of the order the steps ran, on the n_t active rows:
+        dh_t    = dstate_h + dout[t]                   (padded rows are not active)
+        dm_t    = dh_t W_hr                            (projected LSTM; else dm_t = dh_t)
+        dG_t    = the cell's pointwise backward         (``pointwise.py``; dc carried in place)
+        dh_prev = dG_hh,t W_hh  (+ dh_t * z for the GRU)
+    after the loop, each a sum over all steps as one GEMM over the R packed rows:
+        dX    = dG W_ih                 dW_ih = dG^T X          db_ih = sum_rows dG
+        dW_hh = dG_hh^T H_prev          db_hh = sum_rows dG_hh
+        dW_hr = dH^T M                  (projected LSTM)
+
+    dG_hh = dG except for the GRU's n part, dG_hh,n = dn_pre * r (the reset gate scales
+    h_prev W_hn^T + b_hn). The LSTM's rows go back from the fast [i|f|o|g] layout to
+    PyTorch's [i|f|g|o] at the end.
 
     ``dout`` (T, N, P) may be None (only the final state was used); entries of
     ``dstate_n`` may be None (zero). Padded entries of ``dout`` are ignored. Returns
@@ -232,8 +246,6 @@ def recurrent_backward(dout, dstate_n, cache: FastRecurrentCache):
     has_bias = cache.param_shapes[2] is not None
     db_ih = dgates_in.sum(axis=0) if has_bias else None
     db_hh = dgates_hidden.sum(axis=0) if has_bias else None
-    if has_bias and db_hh is db_ih:
-        db_hh = db_ih.copy()
     if cache.gate_order is not None:  # back to PyTorch's gate rows
         inverse = xp.argsort(cache.gate_order)
         dw_ih, dw_hh = dw_ih[inverse], dw_hh[inverse]

@@ -201,12 +201,15 @@ class _AttentionBase(Module):
 
     # ------------------------------------------------------------------ internals
     def _backward_step(self, dcontext, dweights):
-        cache, memory = self._restore()
+        cache, memory = self._peek()  # popped once the upstream gradients pass their checks
         name = f"{type(self).__name__}.backward"
         batch, source = memory.batch_size, memory.source_length
+        check_float(dcontext, self.compute_dtype, name, "dcontext")
         check_shape(dcontext, (batch, self.key_size), name, "dcontext (N, Hk)")
         if dweights is not None:
+            check_float(dweights, self.compute_dtype, name, "dweights")
             check_shape(dweights, (batch, source), name, "dweights (N, S)")
+        self._restore()
         dquery, dkeys, dprojected = self._attend_backward(dcontext, dweights, cache)
         memory.dkeys = _add(memory.dkeys, dkeys)
         memory.dprojected_keys = _add(memory.dprojected_keys, dprojected)

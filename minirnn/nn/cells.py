@@ -158,7 +158,9 @@ class LSTMCell(_CellBase):
         """dstate = (dh, dc), either may be None -> (dx, (dh_prev, dc_prev))."""
         cache = self._peek()
         if not isinstance(dstate, (tuple, list)) or len(dstate) != 2:
-            raise TypeError("LSTMCell.backward expects a pair (dh, dc); either may be None")
+            raise TypeError(
+                f"LSTMCell.backward expects a pair (dh, dc), either may be None; got {type(dstate).__name__}"
+            )
         dh = self._check_grad(dstate[0], cache, "dh")
         dc = self._check_grad(dstate[1], cache, "dc")
         self._restore()

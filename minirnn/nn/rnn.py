@@ -241,7 +241,9 @@ class RNNBase(Module):
             if dh_n is None:
                 dh_n = (None, None)
             if not isinstance(dh_n, (tuple, list)) or len(dh_n) != 2:
-                raise TypeError(f"{name}.backward expects dh_n to be None or a pair (dh_n, dc_n)")
+                raise TypeError(
+                    f"{name}.backward expects dh_n to be None or a pair (dh_n, dc_n), got {type(dh_n).__name__}"
+                )
             dh_final, dc_final = dh_n
         else:
             dh_final, dc_final = dh_n, None
