@@ -116,6 +116,10 @@ def test_classifier_bad_input(rng):
         SequenceClassifier(11, 3, cell="transformer")
     with pytest.raises(ValueError, match="hidden_size"):
         SequenceClassifier(11, 3, hidden_size=0)
+    with pytest.raises(TypeError, match="hidden_size to be a positive integer, got None"):
+        SequenceClassifier(11, 3, hidden_size=None)
+    with pytest.raises(TypeError, match="dropout to be a number in"):
+        SequenceClassifier(11, 3, dropout="0.1")
     with pytest.raises(IndexError, match=r"\[0, 10\]"):
         clf(ids + 10, np.array([5, 5, 5]))
     with pytest.raises(ValueError, match="one entry per sequence"):
@@ -419,21 +423,27 @@ def test_wide_beam_finds_the_exhaustive_best(rng, length_penalty):
 
 def test_beam_search_improves_on_greedy_score(rng):
     model = _seq2seq(cell="lstm", num_layers=2)
+    model.out.weight.data *= 4  # sharper distributions, so that greedy finishes within max_len in some row
     src, lengths, _ = _batch(rng, n=5)
-    greedy_ids, _ = model.greedy_decode(src, lengths, 5, bos_id=1, eos_id=2)
-    beam_ids, beam_w = model.beam_search(src, lengths, 5, bos_id=1, eos_id=2, beam_size=4, length_penalty=0.0)
-    _check_format(beam_ids, beam_w, 5, 2, src.shape[1])
+    eos, max_len = 7, 8
+    greedy_ids, _ = model.greedy_decode(src, lengths, max_len, bos_id=1, eos_id=eos)
+    beam_ids, beam_w = model.beam_search(src, lengths, max_len, bos_id=1, eos_id=eos, beam_size=4,
+                                         length_penalty=0.0)  # fmt: skip
+    _check_format(beam_ids, beam_w, max_len, eos, src.shape[1])
 
     def strip(row):
-        hits = np.flatnonzero(row == 2)
+        hits = np.flatnonzero(row == eos)
         return row[: hits[0] + 1] if hits.size else row
 
+    compared = 0
     for n in range(5):
-        g = _sequence_score(model, src[n : n + 1], lengths[n : n + 1], strip(greedy_ids[n]), 1)
-        b = _sequence_score(model, src[n : n + 1], lengths[n : n + 1], strip(beam_ids[n]), 1)
         # beam ranks finished hypotheses; greedy's may be unfinished, so compare like with like
-        if 2 in greedy_ids[n] and 2 in beam_ids[n]:
-            assert b >= g - 1e-12
+        if eos in greedy_ids[n] and eos in beam_ids[n]:
+            g = _sequence_score(model, src[n : n + 1], lengths[n : n + 1], strip(greedy_ids[n]), 1)
+            b = _sequence_score(model, src[n : n + 1], lengths[n : n + 1], strip(beam_ids[n]), 1)
+            assert b >= g - 1e-12, (n, b, g)
+            compared += 1
+    assert compared > 0, "no row where both finished: the comparison above never ran"
 
 
 def test_decoding_restores_mode_and_keeps_no_caches(rng):

@@ -54,6 +54,17 @@ def _as_id_array(seq, what: str):
     return arr.astype(np.int64, copy=False)
 
 
+def _as_label_array(labels):
+    """Integer class ids as int64; floats only when whole (1.0), never truncated (1.5 is an error)."""
+    arr = np.asarray(labels)
+    whole_floats = arr.dtype.kind == "f" and bool(np.all(arr == np.round(arr)))
+    if arr.size and arr.dtype.kind not in "iu" and not whole_floats:
+        raise TypeError(
+            f"labels must be integer class ids, got dtype {arr.dtype}; map label names with encode_labels()"
+        )
+    return arr.astype(np.int64)
+
+
 def pad_sequences(seqs, pad_id: int = 0, max_len: int | None = None):
     """Pad id sequences into one array.
 
@@ -140,10 +151,7 @@ class BucketIterator:
             self.labels = None
         else:
             self.targets = None
-            try:
-                self.labels = np.asarray(labels, dtype=np.int64)
-            except (TypeError, ValueError) as err:
-                raise TypeError("labels must be integer class ids; map label names with encode_labels()") from err
+            self.labels = _as_label_array(labels)
             if self.labels.shape != (n,):
                 raise ValueError(f"labels must have shape ({n},) to match the inputs, got {self.labels.shape}")
         self.batch_size = int(batch_size)

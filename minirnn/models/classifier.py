@@ -25,22 +25,9 @@ from ..backend import get_array_module, resolve_dtype
 from ..checks import check_array, check_ids, check_lengths, check_rank, check_shape
 from ..functional import softmax
 from ..nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, Module, no_grad
+from .arguments import check_choice, check_positive_ints, check_probability
 
 CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
-
-
-def check_choice(value, choices, where: str, what: str):
-    """Raise ValueError naming the valid ``choices`` unless ``value`` is one of them."""
-    if value not in choices:
-        valid = ", ".join(repr(c) for c in choices)
-        raise ValueError(f"{where} expects {what} to be one of {valid}, got {value!r}")
-    return value
-
-
-def check_positive_int(value, where: str, what: str) -> int:
-    if isinstance(value, bool) or int(value) != value or value < 1:
-        raise ValueError(f"{where} expects {what} to be a positive integer, got {value!r}")
-    return int(value)
 
 
 class _ClassifierCache(NamedTuple):
@@ -77,16 +64,9 @@ class SequenceClassifier(Module):
         super().__init__()
         where = "SequenceClassifier"
         check_choice(cell, tuple(CELLS), where, "cell")
-        for what, value in (
-            ("vocab_size", vocab_size),
-            ("num_classes", num_classes),
-            ("embed_dim", embed_dim),
-            ("hidden_size", hidden_size),
-            ("num_layers", num_layers),
-        ):
-            check_positive_int(value, where, what)
-        if not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"{where} expects dropout in [0, 1], got {dropout}")
+        check_positive_ints(where, vocab_size=vocab_size, num_classes=num_classes, embed_dim=embed_dim,
+                            hidden_size=hidden_size, num_layers=num_layers)  # fmt: skip
+        check_probability(dropout, where, "dropout")
         dtype = resolve_dtype(dtype)
         self.config = {
             "vocab_size": int(vocab_size),

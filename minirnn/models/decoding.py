@@ -37,12 +37,12 @@ import math
 from ..backend import backend_of, get_array_module, np, to_device, to_numpy
 from ..functional import log_softmax
 from ..nn import no_grad
+from .arguments import check_positive_int
 from .seq2seq import select_state
 
 
 def _check_decode_args(model, max_len, bos_id, eos_id, where):
-    if isinstance(max_len, bool) or int(max_len) != max_len or max_len < 1:
-        raise ValueError(f"{where} expects max_len to be an integer >= 1, got {max_len!r}")
+    max_len = check_positive_int(max_len, where, "max_len")
     vocab = model.tgt_vocab_size
     for name, value in (("bos_id", bos_id), ("eos_id", eos_id)):
         if isinstance(value, bool) or int(value) != value or not 0 <= value < vocab:
@@ -102,8 +102,7 @@ def beam_search(
     """
     where = "beam_search"
     max_len, bos_id, eos_id = _check_decode_args(model, max_len, bos_id, eos_id, where)
-    if isinstance(beam_size, bool) or int(beam_size) != beam_size or beam_size < 1:
-        raise ValueError(f"{where} expects beam_size to be an integer >= 1, got {beam_size!r}")
+    check_positive_int(beam_size, where, "beam_size")
     if not math.isfinite(float(length_penalty)):
         raise ValueError(f"{where} expects a finite length_penalty, got {length_penalty!r}")
     beam, alpha = int(beam_size), float(length_penalty)

@@ -60,7 +60,7 @@ from ..nn import (
     Module,
     no_grad,
 )
-from .classifier import check_choice, check_positive_int
+from .arguments import check_choice, check_positive_ints, check_probability
 
 ENCODERS = {"gru": GRU, "lstm": LSTM}
 DECODER_CELLS = {"gru": GRUCell, "lstm": LSTMCell}
@@ -194,18 +194,10 @@ class Seq2Seq(Module):
         where = "Seq2Seq"
         check_choice(cell, tuple(ENCODERS), where, "cell")
         check_choice(attention, ATTENTIONS, where, "attention")
-        for what, value in (
-            ("src_vocab_size", src_vocab_size),
-            ("tgt_vocab_size", tgt_vocab_size),
-            ("embed_dim", embed_dim),
-            ("hidden_size", hidden_size),
-            ("num_layers", num_layers),
-        ):
-            check_positive_int(value, where, what)
-        if not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"{where} expects dropout in [0, 1], got {dropout}")
-        if not 0.0 <= teacher_forcing_ratio <= 1.0:
-            raise ValueError(f"{where} expects teacher_forcing_ratio in [0, 1], got {teacher_forcing_ratio}")
+        check_positive_ints(where, src_vocab_size=src_vocab_size, tgt_vocab_size=tgt_vocab_size, embed_dim=embed_dim,
+                            hidden_size=hidden_size, num_layers=num_layers)  # fmt: skip
+        check_probability(dropout, where, "dropout")
+        check_probability(teacher_forcing_ratio, where, "teacher_forcing_ratio")
         dtype = resolve_dtype(dtype)
         self.config = {
             "src_vocab_size": int(src_vocab_size),
