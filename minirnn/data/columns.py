@@ -219,6 +219,9 @@ def is_header(first_row, body, text_col: int, label_col: int) -> tuple[bool, str
     if labels and all(_is_number(v) for v in labels) and not _is_number(label):
         return True, f"{label!r} is a word over numeric labels"
     absent = f"{label!r} is not one of the {len(labels):,} labels below it"
+    if len(labels) > len(body) / 2:  # labels that hardly recur: a new one says nothing about the first row
+        return bool(named), ("the first row uses usual column names" if named else
+                             "no evidence either way (the labels hardly recur), so it is read as data")
     if named:
         return True, f"{first_row[named[0]].strip()!r} is a usual column name and {absent}"
     if all(looks_like_name(v) for v in first_row) and body:
