@@ -81,6 +81,44 @@ def set_device(device: str, threads: int = 1) -> str:
     return mr.backend.get_backend()
 
 
+# =========================================================================== progress bars
+
+
+class _TqdmBar:
+    """One epoch's tqdm bar behind fit's progress interface: ``update(n, **postfix)``, ``close()``."""
+
+    def __init__(self, bar):
+        self.bar = bar
+
+    def update(self, n: int = 1, **postfix) -> None:
+        self.bar.update(n)
+        if postfix:
+            self.bar.set_postfix({k: f"{v:.4f}" if isinstance(v, float) else v for k, v in postfix.items()},
+                                 refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def tqdm_progress(epochs: int, enabled: bool = True, stream=None):
+    """fit's ``progress`` factory drawing a tqdm bar per epoch on stderr, or None for no bar.
+
+    The bar is drawn only when ``enabled`` and the stream (stderr) is a terminal: a bar
+    redrawn into a log file or a pipe is noise.
+    """
+    stream = sys.stderr if stream is None else stream
+    if not enabled or not (hasattr(stream, "isatty") and stream.isatty()):
+        return None
+
+    def progress(total: int, epoch: int) -> _TqdmBar:
+        from tqdm import tqdm
+
+        return _TqdmBar(tqdm(total=total, desc=f"epoch {epoch}/{epochs}", file=stream, leave=False,
+                             dynamic_ncols=True))
+
+    return progress
+
+
 # =========================================================================== files
 
 

@@ -6,7 +6,17 @@ import argparse
 import os
 import time
 
-from .common import UserError, add_common_options, output_labels, render, run_dir, save_pngs, say, set_device
+from .common import (
+    UserError,
+    add_common_options,
+    output_labels,
+    render,
+    run_dir,
+    save_pngs,
+    say,
+    set_device,
+    tqdm_progress,
+)
 
 DEMO = {  # the demo's settings; the issue asks for >= 90% held-out exact match in about 2 minutes on 2 cores
     "pairs": 12000, "val": 400, "test": 1000, "embed_dim": 64, "hidden_size": 128, "cell": "gru",
@@ -22,13 +32,15 @@ HEATMAP_SENTENCE = "i do not have a red car"  # negation around the verb and the
 
 
 def epoch_printer(total: int):
-    """A fit callback that prints one line per finished epoch (tqdm draws the bar meanwhile)."""
+    """A fit callback that prints one line per finished epoch (a tqdm bar is drawn meanwhile on a terminal)."""
 
     def callback(record, history):
         parts = [f"epoch {record['epoch']:>2}/{total}", f"loss {record['loss']:.4f}", f"acc {record['accuracy']:.3f}"]
-        for key, label in (("val_loss", "val loss"), ("val_accuracy", "val acc"), ("val_exact_match", "val exact")):
-            if key in record:
-                parts.append(f"{label} {record[key]:.4f}" if key == "val_loss" else f"{label} {record[key]:.3f}")
+        labels = {"val_loss": "val loss", "val_accuracy": "val acc", "val_exact_match": "val exact"}
+        for key, value in record.items():
+            if key.startswith("val_") and value is not None:  # fit's own, then val_metrics' (val_bleu, ...)
+                label = labels.get(key, key.replace("_", " "))
+                parts.append(f"{label} {value:.4f}" if key == "val_loss" else f"{label} {value:.3f}")
         parts.append(f"{record['time']:.1f}s")
         say("  " + "  ".join(parts))
         return False
@@ -85,7 +97,8 @@ def _fit_seq2seq(args, pairs, kind, settings, mode, join):
     history = fit(model, data.train, data.val, task="seq2seq", optimizer=optimizer, epochs=settings["epochs"],
                   clip=settings["clip"], patience=settings["patience"], checkpoint_dir=folder, vocabs=data.vocabs,
                   extra={"task": kind, "mode": mode, "lower": True, "join": join}, seed=args.seed,
-                  progress=not args.no_progress, callback=epoch_printer(settings["epochs"]))
+                  progress=tqdm_progress(settings["epochs"], not args.no_progress),
+                  callback=epoch_printer(settings["epochs"]))
     print_fit_summary(history)
     return data, history, folder
 
@@ -192,7 +205,8 @@ def train_classifier(args, settings, mode) -> int:
     history = fit(model, data.train, data.val, task="classify", optimizer=optimizer, epochs=settings["epochs"],
                   clip=settings["clip"], patience=settings["patience"], checkpoint_dir=folder,
                   vocabs=data.vocabs, extra={"task": "classify", "mode": mode, "lower": True, "classes": data.classes},
-                  seed=args.seed, progress=not args.no_progress, callback=epoch_printer(settings["epochs"]))
+                  seed=args.seed, progress=tqdm_progress(settings["epochs"], not args.no_progress),
+                  callback=epoch_printer(settings["epochs"]))
     print_fit_summary(history)
     model = load_checkpoint(os.path.join(folder, "best.npz")).model
     scores = evaluate(model, data.test, task="classify")
@@ -294,7 +308,8 @@ def _add_run_options(parser) -> None:
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run: little data, a small model, 2 epochs")
     parser.add_argument("--out", default="runs", help="parent folder of the run folder (default runs/)")
     parser.add_argument("--name", default=None, help="the run folder's name (default: the task, e.g. runs/demo)")
-    parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar on stderr")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no tqdm progress bar (one is drawn only when stderr is a terminal)")
     add_common_options(parser)
 
 
