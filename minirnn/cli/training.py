@@ -6,7 +6,7 @@ import argparse
 import os
 import time
 
-from .classifying import train_classifier
+from .classifying import add_classify_options, train_classifier
 from .common import (
     UserError,
     add_common_options,
@@ -234,5 +234,6 @@ def register(sub) -> None:
     train.add_argument("--batch-size", type=int, default=DEMO["batch_size"], help="examples per batch")
     train.add_argument("--patience", type=int, default=DEMO["patience"], help="early stopping patience (epochs)")
     train.add_argument("--char", action="store_true", help="character tokens instead of words")
+    add_classify_options(train)
     _add_run_options(train)
     train.set_defaults(func=cmd_train)

@@ -127,8 +127,8 @@ def choose_token_mode(texts) -> tuple[str, str]:
     texts = list(texts)
     words = sum(len(t.split()) for t in texts) / max(len(texts), 1)
     if words < 1.5:
-        return "char", f"the texts are single words (mean {words:.2f} words per text)"
-    return "word", f"the texts are phrases (mean {words:.1f} words per text)"
+        return "char", f"the texts are single words, mean {words:.2f} words per text"
+    return "word", f"the texts are phrases, mean {words:.1f} words per text"
 
 
 def _classify_iterator(split, vocab, classes, mode, lower, batch_size, seed, shuffle):
