@@ -50,7 +50,7 @@ def test_translate_trace_and_predict_from_the_checkpoint(demo_run, capsys):
 def test_train_classify_quick_and_predict(tmp_path, capsys):
     assert main(["train", "classify", "--quick", "--out", str(tmp_path), "--name", "dna", "--no-progress"]) == 0
     out = capsys.readouterr().out
-    assert "held-out test accuracy" in out and "SequenceClassifier(LSTM" in out
+    assert "held-out test set" in out and "macro-F1" in out and "SequenceClassifier(LSTM" in out
     assert main(["predict", str(tmp_path / "dna" / "best.npz"), "ACGTTATAATGCCGTA", "-v"]) == 0
     line = capsys.readouterr().out.strip()
     assert line.split("\t")[0] in ("0", "1")
