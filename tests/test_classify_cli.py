@@ -112,3 +112,24 @@ def test_fit_class_weight_weights_the_training_loss(rng):
                   epochs=1, class_weight=weight, progress=None)
     assert history["loss"][0] == pytest.approx(expected, abs=1e-12)
     json.dumps(history["loss"])  # a plain float
+
+
+def test_a_checkpoint_scores_a_file_through_the_library(tmp_path, capsys):
+    from minirnn.train.recipes import score_classifier_file
+    from minirnn.viz import classification_table
+
+    path = write_csv(tmp_path / "imdb.csv", reviews(60), ["review", "sentiment"])
+    assert _train(tmp_path, path) == 0
+    capsys.readouterr()
+    ckpt = load_checkpoint(tmp_path / "runs" / "run" / "best.npz")
+    report, records = score_classifier_file(ckpt, path)
+    assert report.total == 60 and records.layout.label_col == 1 and report.classes == ["negative", "positive"]
+    # the same predictions as the model's own, text by text
+    from minirnn.train.inference import classify_texts
+
+    guesses = [g for g, _, _ in classify_texts(ckpt.model, ckpt.vocabs["src"], ckpt.extra["classes"],
+                                               [t for t, _ in records], lower=ckpt.extra["lower"])]
+    assert report.accuracy == pytest.approx(np.mean([g == lab for g, (_, lab) in zip(guesses, records)]))
+    assert classification_table(report).splitlines()[2].split()[0] == "negative"
+    data = json.loads(json.dumps(report.to_dict()))
+    assert set(data) >= {"accuracy", "macro_f1", "per_class", "confusion_matrix", "loss"}

@@ -188,3 +188,20 @@ def score_classifier(model, vocab, classes, examples, mode: str = "word", lower:
     examples = [(text, by_name[str(label)]) for text, label in examples]
     batches = _classify_iterator(examples, vocab, list(classes), mode, lower, batch_size, 0, False)
     return evaluate_classifier(model, batches, list(classes), weight)
+
+
+def score_classifier_file(checkpoint, path, text_col=None, label_col=None, batch_size: int = 64):
+    """``evaluate`` for a classifier checkpoint on a labelled file -> (ClassificationReport, Records).
+
+    The file is read like ``train classify --data`` reads one (:func:`minirnn.data.load_labeled_text`,
+    bad lines skipped and listed in ``records.bad_lines``, the layout in ``records.layout``),
+    and scored with the checkpoint's vocabulary, classes and tokenisation (its ``extra``).
+    """
+    from ..data import load_labeled_text
+
+    records = load_labeled_text(path, errors="skip", text_col=text_col, label_col=label_col)
+    extra = checkpoint.extra
+    classes = extra.get("classes") or list(range(checkpoint.model.num_classes))
+    report = score_classifier(checkpoint.model, checkpoint.vocabs["src"], classes, list(records),
+                              mode=extra.get("mode", "word"), lower=extra.get("lower", True), batch_size=batch_size)
+    return report, records
