@@ -9,8 +9,10 @@
   sniffed: a tab in the first line means TSV. A first row whose label field is
   ``label`` (or ``class``, ``category``, ``target``) is taken as a header.
 
-Blank lines are skipped. Any other line that cannot be read (wrong number of fields,
-an empty field, invalid UTF-8) is a bad line. With ``errors="raise"`` (the default)
+Bytes become lines in :mod:`minirnn.data.textfile` (BOMs, UTF-16, line ends, NUL
+bytes, binary and empty files). Blank lines are skipped. Any other line that cannot
+be read (wrong number of fields, an empty field, invalid UTF-8, a NUL byte, a field
+over ``MAX_FIELD_CHARS``) is a bad line. With ``errors="raise"`` (the default)
 the loader raises :class:`DataFormatError` listing every bad line number; with
 ``errors="skip"`` it returns the good rows, and the result's ``bad_lines`` lists the
 skipped ones so the caller can warn.
@@ -23,6 +25,7 @@ import io
 import os
 
 from .errors import BadLine, DataFormatError
+from .textfile import field_problem, read_text, split_lines
 
 LABEL_HEADERS = frozenset({"label", "labels", "class", "category", "target"})
 
@@ -42,17 +45,13 @@ def _check_errors(errors: str) -> None:
 
 
 def _read_text(path) -> tuple[str, str]:
-    """The file's text (UTF-8, BOM removed; invalid bytes kept as surrogates) and its path."""
+    """The file's text (see ``textfile.read_text``) and its path as a string."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"data file not found: {path}")
-    with open(path, "rb") as f:
-        data = f.read()
-    return data.decode("utf-8-sig", errors="surrogateescape"), path
+    return read_text(path), path
 
 
-def _invalid_utf8(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
+def _fields_problem(fields) -> str | None:
+    return next((p for p in map(field_problem, fields) if p), None)
 
 
 def _finish(rows, bad: list[BadLine], path: str, errors: str) -> Records:
@@ -66,13 +65,14 @@ def load_parallel_tsv(path, errors: str = "raise") -> Records:
     _check_errors(errors)
     text, path = _read_text(path)
     rows, bad = [], []
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue
-        if _invalid_utf8(line):
-            bad.append(BadLine(number, "not valid UTF-8"))
-            continue
         fields = line.split("\t")
+        problem = _fields_problem(fields)
+        if problem:
+            bad.append(BadLine(number, problem))
+            continue
         if len(fields) not in (2, 3):
             bad.append(
                 BadLine(
@@ -96,14 +96,14 @@ def _delimiter_for(path: str, text: str, delimiter: str | None) -> str:
         return ","
     if ext in (".tsv", ".tab"):
         return "\t"
-    first = next((line for line in text.splitlines() if line.strip()), "")
+    first = next((line for line in split_lines(text) if line.strip()), "")
     return "\t" if "\t" in first else ","
 
 
 def _rows_with_line_numbers(text: str, delimiter: str, path: str):
     """Yield (first line number, fields) per record; CSV may span lines inside quotes."""
     if delimiter == "\t":
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(split_lines(text), start=1):
             if line.strip():
                 yield number, line.split("\t")
         return
@@ -115,8 +115,11 @@ def _rows_with_line_numbers(text: str, delimiter: str, path: str):
         except StopIteration:
             return
         except csv.Error as err:
-            # The parser cannot resynchronise after malformed quoting, so this stops the read.
-            raise DataFormatError(path, [BadLine(start, f"malformed CSV ({err})")]) from err
+            # After malformed quoting or an over-long field the parser cannot tell where the
+            # next record starts (a quote may span lines), so this stops the read.
+            reason = (f"a field over the limit of {csv.field_size_limit():,} characters" if "field limit" in str(err)
+                      else f"malformed CSV ({err})")
+            raise DataFormatError(path, [BadLine(start, reason)]) from err
         if any(f.strip() for f in fields):
             yield start, fields
         start = reader.line_num + 1
@@ -140,8 +143,9 @@ def load_labeled_text(path, errors: str = "raise", delimiter: str | None = None,
             is_header = len(fields) == 2 and fields[1].strip().lower() in LABEL_HEADERS
             if header or (header is None and is_header):
                 continue
-        if any(_invalid_utf8(f) for f in fields):
-            bad.append(BadLine(number, "not valid UTF-8"))
+        problem = _fields_problem(fields)
+        if problem:
+            bad.append(BadLine(number, problem))
             continue
         if len(fields) != 2:
             hint = " (quote fields that contain the delimiter)" if delimiter == "," and len(fields) > 2 else ""
