@@ -10,7 +10,7 @@ from . import backend, data, functional, interop, io, models, nn, optim, train, 
 from .backend import get_default_dtype, manual_seed, set_backend, set_default_dtype, to_device, to_numpy
 from .gradcheck import GradcheckReport, check_gradients, gradcheck
 from .interop import from_torch, to_torch, to_torch_state_dict
-from .io import load_checkpoint, save_checkpoint
+from .io import load_checkpoint, register_model, save_checkpoint
 from .nn import (
     GRU,
     LSTM,
@@ -58,6 +58,7 @@ __all__ = [
     "interop",
     "io",
     "load_checkpoint",
+    "register_model",
     "save_checkpoint",
     "to_torch",
     "to_torch_state_dict",

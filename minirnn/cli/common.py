@@ -92,7 +92,11 @@ def run_dir(out: str, name: str | None, default: str) -> str:
 
 
 def load_checkpoint_file(path: str, device: str = "cpu"):
-    """Load a checkpoint for a command, turning every problem with the file into a UserError."""
+    """Load a checkpoint for a command, turning every problem with the file into a UserError.
+
+    The file may be a stranger's: loading it runs no code of its choosing and checks
+    every field (see ``minirnn.io``), so whatever is wrong ends in one line naming it.
+    """
     from ..io import CheckpointError, load_checkpoint
 
     if not os.path.exists(path):
@@ -102,6 +106,8 @@ def load_checkpoint_file(path: str, device: str = "cpu"):
         return load_checkpoint(path, backend=backend)
     except CheckpointError as err:
         raise UserError(str(err)) from err
+    except OSError as err:  # unreadable: permissions, a device, a vanished file
+        raise UserError(f"cannot read {path}: {err.strerror or err}") from err
 
 
 def save_pngs(folder: str, history: dict, attention=None) -> list[str]:

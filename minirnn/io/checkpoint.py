@@ -165,12 +165,13 @@ def _build_shape_only(entry, config: dict, headers: dict, where: str):
     except TypeError as err:
         raise CheckpointError(f"{where}: the saved config does not fit {cls.__name__}'s constructor ({err})") from err
     stored = {key[len(PARAM_PREFIX) :]: h for key, h in headers.items() if key.startswith(PARAM_PREFIX)}
+    budget = 2 * len(stored) + 16  # room to name a missing array; a billion layers stop at once
     try:
-        with shape_only(max_arrays=len(stored)):
+        with shape_only(max_arrays=budget):
             model = cls(**config)
     except ShapeOnlyLimit as err:
-        raise CheckpointError(f"{where}: its config asks {cls.__name__} for more parameter arrays than the "
-                              f"{len(stored)} the file holds") from err
+        raise CheckpointError(f"{where}: its config asks {cls.__name__} for over {budget} parameter arrays, "
+                              f"but the file holds {len(stored)}") from err
     except Exception as err:  # noqa: BLE001 - the constructor's own checks, given a stranger's values
         raise CheckpointError(f"{where}: cannot rebuild {cls.__name__} from its saved config "
                               f"({type(err).__name__}: {str(err)[:200]})") from err

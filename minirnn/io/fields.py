@@ -202,15 +202,19 @@ def rng_states(value, where: str) -> dict:
 def _check_fit_state(state, where: str) -> None:
     """``extra["fit"]``: what ``fit`` needs to resume a run (see ``minirnn.train.loop``)."""
     _require(isinstance(state, dict), where, "extra['fit']", "an object", state)
-    optional = {"best_value": lambda v: v is None or (is_number(v) and not math.isnan(v)),
-                "best_epoch": lambda v: v is None or (is_int(v) and v >= 0),
-                "bad_epochs": lambda v: is_int(v) and v >= 0,
-                "monitor": lambda v: isinstance(v, str), "task": lambda v: isinstance(v, str),
-                "stopped_early": lambda v: isinstance(v, bool), "stop_reason": lambda v: isinstance(v, str),
-                "scheduler": lambda v: v is None or isinstance(v, dict)}  # fmt: skip
-    for key, ok in optional.items():
+    known = {
+        "best_value": (lambda v: v is None or (is_number(v) and not math.isnan(v)), "a number or null"),
+        "best_epoch": (lambda v: v is None or (is_int(v) and v >= 0), "a non-negative integer or null"),
+        "bad_epochs": (lambda v: is_int(v) and v >= 0, "a non-negative integer"),
+        "monitor": (lambda v: isinstance(v, str), "a string"),
+        "task": (lambda v: isinstance(v, str), "a string"),
+        "stopped_early": (lambda v: isinstance(v, bool), "a boolean"),
+        "stop_reason": (lambda v: isinstance(v, str), "a string"),
+        "scheduler": (lambda v: v is None or isinstance(v, dict), "an object or null"),
+    }
+    for key, (ok, expected) in known.items():
         if key in state:
-            _require(ok(state[key]), where, f"extra['fit'][{key!r}]", "of the type fit writes", state[key])
+            _require(ok(state[key]), where, f"extra['fit'][{key!r}]", expected, state[key])
 
 
 def extra(value, where: str) -> dict:
