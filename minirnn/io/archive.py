@@ -141,14 +141,19 @@ class Archive:
             return self._read_header(key, stream)
 
     def _read_header(self, key: str, stream) -> ArrayHeader:
-        version = np.lib.format.read_magic(stream)
-        if version == (1, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
-        elif version == (2, 0):
-            shape, fortran_order, dtype = np.lib.format.read_array_header_2_0(stream)
-        else:
-            raise CheckpointError(f"{self.path}: member {key!r} has .npy format version {version}, "
-                                  "which minirnn does not read")
+        try:
+            version = np.lib.format.read_magic(stream)
+            if version not in ((1, 0), (2, 0)):
+                raise CheckpointError(f"{self.path}: member {key!r} has .npy format version {version}, "
+                                      "which minirnn does not read")
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, fortran_order, dtype = read(stream)
+        except CheckpointError:
+            raise
+        except Exception as err:  # noqa: BLE001 - numpy's parser of a stranger's header names no error types
+            # (seen: ValueError, SyntaxError, tokenize.TokenError, TypeError, zipfile.BadZipFile)
+            raise CheckpointError(f"{self.path} is corrupt: member {key!r} has no valid .npy header "
+                                  f"({type(err).__name__}: {str(err)[:100]})") from err
         if dtype.kind not in NUMERIC_KINDS or dtype.fields is not None or dtype.subdtype is not None:
             raise CheckpointError(f"{self.path}: member {key!r} has dtype {dtype}; a checkpoint holds only plain "
                                   "numeric arrays (never objects, so never pickle)")
