@@ -59,7 +59,7 @@ def read_text(path, what: str = "data file") -> str:
             return _decode_strict(data[len(bom) :], encoding, path)
     nul = data.find(b"\x00", 0, BINARY_PROBE_BYTES)
     if nul >= 0:
-        line = data.count(b"\n", 0, nul) + 1
+        line = _line_of(data[:nul].decode("latin-1"))
         raise DataFormatError(path, [BadLine(line, "a NUL byte: this looks like a binary file, not UTF-8 text "
                                                    "(a UTF-16 file needs its byte-order mark)")])
     return data.decode("utf-8", errors="surrogateescape")
@@ -70,8 +70,13 @@ def _decode_strict(data: bytes, encoding: str, path: str) -> str:
     try:
         return data.decode(encoding)
     except UnicodeDecodeError as err:
-        line = len(split_lines(data[: err.start].decode(encoding, errors="replace")))
+        line = _line_of(data[: err.start].decode(encoding, errors="replace"))
         raise DataFormatError(path, [BadLine(line, f"not valid {encoding.upper()} ({err.reason})")]) from err
+
+
+def _line_of(prefix: str) -> int:
+    """The number of the line on which the text after ``prefix`` starts."""
+    return len(_LINE_END.findall(prefix)) + 1
 
 
 def split_lines(text: str) -> list[str]:
