@@ -115,6 +115,21 @@ def _vocab_json(vocab):
     return json.loads(payload) if isinstance(payload, str) else payload
 
 
+def _check_sizes(entry, model, vocab_sizes: dict, extra: dict, where: str) -> None:
+    """Each vocabulary has as many tokens as the model's matching size; classes as many as it has.
+
+    A vocabulary smaller than its embedding would decode ids it has no token for.
+    """
+    config = model.config or {}
+    for vocab, size_field in entry.vocab_sizes.items():
+        if vocab in vocab_sizes and vocab_sizes[vocab] != config.get(size_field):
+            raise CheckpointError(f"{where}: vocabulary {vocab!r} has {vocab_sizes[vocab]} tokens, but the model's "
+                                  f"{size_field} is {config.get(size_field)}")
+    if "classes" in extra and "num_classes" in config and len(extra["classes"]) != config["num_classes"]:
+        raise CheckpointError(f"{where}: extra['classes'] lists {len(extra['classes'])} classes, but the model "
+                              f"has num_classes={config['num_classes']}")
+
+
 def save_checkpoint(path, model, optimizer=None, vocabs=None, epoch=None, history=None, extra=None, rng=None) -> str:
     """Write ``model`` (and optionally its optimiser, vocabularies, progress) to ``path``.
 
@@ -188,21 +203,6 @@ def _build_shape_only(entry, config: dict, headers: dict, where: str):
             raise CheckpointError(f"{where}: its config builds {cls.__name__}.{name} as {tuple(param.shape)} "
                                   f"{param.dtype}, but the file holds {header.shape} {header.dtype}")
     return model
-
-
-def _check_sizes(entry, model, vocab_sizes: dict, extra: dict, where: str) -> None:
-    """Each vocabulary has as many tokens as the model's matching size; classes as many as it has.
-
-    A vocabulary smaller than its embedding would decode ids it has no token for.
-    """
-    config = model.config or {}
-    for vocab, size_field in entry.vocab_sizes.items():
-        if vocab in vocab_sizes and vocab_sizes[vocab] != config.get(size_field):
-            raise CheckpointError(f"{where}: vocabulary {vocab!r} has {vocab_sizes[vocab]} tokens, but the model's "
-                                  f"{size_field} is {config.get(size_field)}")
-    if "classes" in extra and "num_classes" in config and len(extra["classes"]) != config["num_classes"]:
-        raise CheckpointError(f"{where}: extra['classes'] lists {len(extra['classes'])} classes, but the model "
-                              f"has num_classes={config['num_classes']}")
 
 
 def _read_checked(archive: Archive, where: str):
