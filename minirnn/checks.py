@@ -8,7 +8,8 @@ Two families:
 
 * **Scalar arguments** of constructors and functions (sizes, probabilities, rates,
   option names): ``check_positive_int``, ``check_nonnegative_int``, ``check_int``,
-  ``check_probability``, ``check_positive_float``, ``check_real``, ``check_choice``.
+  ``check_probability``, ``check_positive_float``, ``check_number``, ``check_real``,
+  ``check_choice``.
   Each returns the value in its canonical type (``int``, ``float``). One rule for everyone: a bool is
   never a number (``Dropout(True)`` is a TypeError, not p = 1.0); a float counts as an
   integer only when it is whole (``2.0`` is 2, ``2.5`` is an error); NaN and infinity
@@ -98,6 +99,24 @@ def check_positive_float(value, where: str, what: str) -> float:
         raise _not_a_number(value, where, what, "a finite positive number")
     if not (math.isfinite(value) and value > 0):
         raise ValueError(f"{where} expects {what} to be a finite positive number, got {value!r}")
+    return float(value)
+
+
+def check_number(value, where: str, what: str, low: float = 0.0, high: float | None = None,
+                 high_inclusive: bool = True) -> float:
+    """``value`` as a float; raise unless it is a real number (not NaN) in [low, high] (or [low, high)).
+
+    Infinity passes when no ``high`` bounds it (an infinite ``norm_type`` is meaningful).
+    """
+    if high is None:
+        expected = f"a real number >= {low}"
+    else:
+        expected = f"a real number in [{low}, {high}{']' if high_inclusive else ')'}"
+    if not _is_real(value):
+        raise _not_a_number(value, where, what, expected)
+    too_high = high is not None and (value > high if high_inclusive else value >= high)
+    if math.isnan(value) or value < low or too_high:
+        raise ValueError(f"{where} expects {what} to be {expected}, got {value!r}")
     return float(value)
 
 
