@@ -11,7 +11,7 @@ import pytest
 
 import minirnn as mr
 from minirnn import checks
-from minirnn.data import BucketIterator, Vocab
+from minirnn.data import BucketIterator, Vocab, date_pairs, dna_motif, pad_sequences, train_val_split
 from minirnn.models import Seq2Seq, SequenceClassifier
 from minirnn.optim import SGD, ExponentialLR, StepLR, clip_grad_norm
 from minirnn.train.inference import translate
@@ -140,6 +140,10 @@ BAD_ARGUMENTS = [
     (lambda: Vocab.build([["a"]], min_freq=True), TypeError, r"Vocab.build expects min_freq to be a positive integer"),
     (lambda: Vocab.build([["a"]], max_size=3), ValueError, r"Vocab.build expects max_size to be an integer >= 4"),
     (lambda: BucketIterator([[1]], labels=[0], batch_size=0), ValueError, r"BucketIterator expects batch_size to be"),
+    (lambda: pad_sequences([[1, 2]], max_len=-1), ValueError, r"pad_sequences expects max_len to be a non-negative"),
+    (lambda: date_pairs(2.5), ValueError, r"date_pairs expects n to be a non-negative integer, got 2.5"),
+    (lambda: dna_motif(4, decoy_rate=1.5), ValueError, r"dna_motif expects decoy_rate to be a number in \[0, 1\]"),
+    (lambda: train_val_split([1, 2], 1.0), ValueError, r"val_fraction to be a real number in \[0.0, 1.0\), got 1.0"),
     (lambda: mr.check_gradients(lambda: 0.0, {}, {}, eps=0), ValueError, r"check_gradients expects eps to be a fin"),
     (lambda: mr.check_gradients(lambda: 0.0, {}, {}, num_directions=0), ValueError, r"num_directions to be a posit"),
 ]  # fmt: skip

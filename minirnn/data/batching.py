@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import get_array_module, np
-from ..checks import check_positive_int
+from ..checks import check_nonnegative_int, check_positive_int
 
 
 class ClassificationBatch(NamedTuple):
@@ -75,9 +75,7 @@ def pad_sequences(seqs, pad_id: int = 0, max_len: int | None = None):
     arrays = [_as_id_array(s, f"sequence {i}") for i, s in enumerate(seqs)]
     lengths = np.asarray([len(a) for a in arrays], dtype=np.int64)
     if max_len is not None:
-        if int(max_len) < 0:
-            raise ValueError(f"max_len must be >= 0, got {max_len}")
-        T = int(max_len)
+        T = check_nonnegative_int(max_len, "pad_sequences", "max_len")
         lengths = np.minimum(lengths, T)
     else:
         T = int(lengths.max()) if len(arrays) else 0
