@@ -21,7 +21,7 @@ import numpy as np
 import pytest
 
 import minirnn as mr
-from minirnn.backend import bernoulli_keep_mask
+from minirnn.backend import bernoulli_keep_mask, to_numpy
 from minirnn.functional import linear as F
 from minirnn.models import Seq2Seq
 
@@ -55,18 +55,18 @@ def assert_inverted_dropout(y, x, p: float) -> np.ndarray:
 
 
 @pytest.mark.parametrize("p", [0.2, 0.5, 0.75])
-def test_dropout_keeps_the_mean(p):
+def test_dropout_keeps_the_mean(p, xp):
     drop = mr.Dropout(p).train()
-    assert_mean_is_preserved(drop(np.ones((1000, 1000))), p)
+    assert_mean_is_preserved(to_numpy(drop(xp.ones((1000, 1000)))), p)
 
 
 @pytest.mark.parametrize("p", [0.3, 0.5, 0.75])
-def test_dropout_is_x_times_keep_over_one_minus_p(rng, p):
+def test_dropout_is_x_times_keep_over_one_minus_p(rng, p, xp):
     x = rng.uniform(0.5, 2.0, (40, 50)) * rng.choice([-1.0, 1.0], (40, 50))
     dy = rng.standard_normal(x.shape)
     drop = mr.Dropout(p).train()
-    keep = assert_inverted_dropout(drop(x), x, p)
-    np.testing.assert_allclose(drop.backward(dy), dy * keep / (1 - p), rtol=1e-15, atol=0)
+    keep = assert_inverted_dropout(to_numpy(drop(xp.asarray(x))), x, p)
+    np.testing.assert_allclose(to_numpy(drop.backward(xp.asarray(dy))), dy * keep / (1 - p), rtol=1e-15, atol=0)
 
 
 def test_functional_dropout_with_a_given_mask(rng):
@@ -94,18 +94,18 @@ def test_dropout_in_eval_mode_is_the_identity(rng):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_dropout_one_gives_zeros_not_nan(rng, dtype):
-    x, dy = rng.standard_normal((6, 7)).astype(dtype), rng.standard_normal((6, 7)).astype(dtype)
+def test_dropout_one_gives_zeros_not_nan(rng, dtype, xp):
+    x, dy = (xp.asarray(rng.standard_normal((6, 7)).astype(dtype)) for _ in range(2))
     drop = mr.Dropout(1.0).train()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "invalid value encountered in divide" on the way
         y = drop(x)
         dx = drop.backward(dy)
         y_f, cache = F.dropout_forward(x, 1.0)
-        y_mask, _ = F.dropout_forward(x, 1.0, np.zeros_like(x))
+        y_mask, _ = F.dropout_forward(x, 1.0, xp.zeros_like(x))
     for out in (y, dx, y_f, F.dropout_backward(dy, cache), y_mask):
         assert out.dtype == dtype and out.shape == x.shape
-        assert np.all(out == 0)
+        assert np.all(to_numpy(out) == 0)
 
 
 # ----------------------------------------------------------------------------- between recurrent layers
@@ -130,19 +130,19 @@ def _identity_rnn(width: int, p: float):
 
 
 @pytest.mark.parametrize("p", [0.2, 0.5])
-def test_between_layer_dropout_keeps_the_mean(p):
-    out, _ = _identity_rnn(200, p)(np.ones((50, 100, 200)))
-    assert_mean_is_preserved(out, p)
+def test_between_layer_dropout_keeps_the_mean(p, xp):
+    out, _ = _identity_rnn(200, p)(xp.ones((50, 100, 200)))
+    assert_mean_is_preserved(to_numpy(out), p)
 
 
 @pytest.mark.parametrize("p", [0.3, 0.5])
-def test_between_layer_dropout_is_x_times_keep_over_one_minus_p(rng, p):
+def test_between_layer_dropout_is_x_times_keep_over_one_minus_p(rng, p, xp):
     rnn = _identity_rnn(8, p)
     x = rng.uniform(0.5, 2.0, (30, 20, 8))
     dout = rng.standard_normal(x.shape)
-    keep = assert_inverted_dropout(rnn(x)[0], x, p)
-    dx, _ = rnn.backward(dout)
-    np.testing.assert_allclose(dx, dout * keep / (1 - p), rtol=1e-15, atol=0)
+    keep = assert_inverted_dropout(to_numpy(rnn(xp.asarray(x))[0]), x, p)
+    dx, _ = rnn.backward(xp.asarray(dout))
+    np.testing.assert_allclose(to_numpy(dx), dout * keep / (1 - p), rtol=1e-15, atol=0)
 
 
 def _split_layers(layer, make):
@@ -205,23 +205,24 @@ def test_between_layer_dropout_equals_the_layers_run_apart(rng, mode):
 
 
 @pytest.mark.parametrize("mode", list(MAKERS))
-def test_between_layer_dropout_one_gives_zeros_not_nan(rng, mode):
+def test_between_layer_dropout_one_gives_zeros_not_nan(rng, mode, xp):
     """dropout=1.0: layer 1 sees zeros; nothing flows back into layer 0, the input or W_ih of layer 1."""
     make = MAKERS[mode]
     layer = make(D, H, num_layers=2, dropout=1.0, dtype="float64").train()
-    x, dout = rng.standard_normal((T, N, D)), rng.standard_normal((T, N, H))
+    x, dout = xp.asarray(rng.standard_normal((T, N, D))), xp.asarray(rng.standard_normal((T, N, H)))
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         out, _ = layer(x)
         dx, _ = layer.backward(dout)
     _, second = _split_layers(layer, make)
-    np.testing.assert_array_equal(out, second(np.zeros((T, N, H)))[0])
-    assert np.all(dx == 0)
+    np.testing.assert_array_equal(to_numpy(out), to_numpy(second(xp.zeros((T, N, H)))[0]))
+    assert np.all(to_numpy(dx) == 0)
     for name, p in layer.named_parameters():
+        grad = to_numpy(p.grad)
         if name.endswith("_l0") or name == "weight_ih_l1":  # dW_ih = sum dgates^T x, and x = 0
-            assert np.all(p.grad == 0), name
+            assert np.all(grad == 0), name
         else:
-            assert np.all(np.isfinite(p.grad)) and np.any(p.grad != 0), name
+            assert np.all(np.isfinite(grad)) and np.any(grad != 0), name
 
 
 def test_seq2seq_with_dropout_one_trains_without_nan(rng):
