@@ -9,11 +9,12 @@ Two families:
 * **Scalar arguments** of constructors and functions (sizes, probabilities, rates,
   option names): ``check_positive_int``, ``check_nonnegative_int``, ``check_int``,
   ``check_probability``, ``check_positive_float``, ``check_number``, ``check_real``,
-  ``check_choice``.
-  Each returns the value in its canonical type (``int``, ``float``). One rule for everyone: a bool is
-  never a number (``Dropout(True)`` is a TypeError, not p = 1.0); a float counts as an
-  integer only when it is whole (``2.0`` is 2, ``2.5`` is an error); NaN and infinity
-  are never valid. A wrong type raises TypeError, a wrong value ValueError.
+  ``check_choice``. Each returns the value in its canonical type (``int``, ``float``).
+  One rule for everyone: a bool is never a number (``Dropout(True)`` is a TypeError,
+  not p = 1.0); a float counts as an integer only when it is whole (``2.0`` is 2,
+  ``2.5`` is an error); NaN is never valid, infinity only where a function says so
+  (``check_number`` without an upper bound). A wrong type raises TypeError, a wrong
+  value ValueError.
 * **Arrays** at the public entry points: ``check_array``, ``check_float``,
   ``check_rank``, ``check_last_dim``, ``check_shape``, ``check_finite``,
   ``check_ids``, ``check_lengths``.

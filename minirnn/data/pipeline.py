@@ -86,7 +86,7 @@ def prepare_classification(
 def train_val_split(items, val_fraction: float = 0.1, seed: int = 0):
     """Shuffle ``items`` with ``seed`` and split them -> (train list, validation list)."""
     items = list(items)
-    check_number(val_fraction, "train_val_split", "val_fraction", high=1.0, high_inclusive=False)
+    val_fraction = check_number(val_fraction, "train_val_split", "val_fraction", high=1.0, high_inclusive=False)
     order = np.random.default_rng(seed).permutation(len(items)).tolist()
     n_val = int(round(len(items) * val_fraction))
     return [items[i] for i in order[n_val:]], [items[i] for i in order[:n_val]]
