@@ -152,3 +152,51 @@ def output_labels(translation) -> list[str]:
     if translation.weights is not None and len(translation.weights) > len(labels):
         labels.append("<eos>")
     return labels
+
+
+# =========================================================================== training runs
+
+
+def epoch_printer(total: int):
+    """A fit callback that prints one line per finished epoch (tqdm draws the bar meanwhile)."""
+
+    def callback(record, history):
+        parts = [f"epoch {record['epoch']:>2}/{total}", f"loss {record['loss']:.4f}", f"acc {record['accuracy']:.3f}"]
+        for key, label in (("val_loss", "val loss"), ("val_accuracy", "val acc"), ("val_exact_match", "val exact")):
+            if key in record:
+                parts.append(f"{label} {record[key]:.4f}" if key == "val_loss" else f"{label} {record[key]:.3f}")
+        parts.append(f"{record['time']:.1f}s")
+        say("  " + "  ".join(parts))
+        return False
+
+    return callback
+
+
+def print_fit_summary(history) -> None:
+    """The epoch table, the ASCII loss chart and why training stopped."""
+    from ..viz import ascii_chart, epoch_table
+
+    say()
+    say(epoch_table(history))
+    say()
+    say(ascii_chart(history))
+    if history.stopped_early:
+        say(f"\nearly stopping: {history.stop_reason}")
+
+
+def load_user_file(loader, path):
+    """Read a user's data file with ``loader``, warning about skipped lines; at least 20 rows."""
+    from ..data import DataFormatError
+
+    if not os.path.exists(path):
+        raise UserError(f"data file not found: {path}")
+    try:
+        records = loader(path, errors="skip")
+    except DataFormatError as err:
+        raise UserError(str(err)) from err
+    if records.bad_lines:
+        shown = "; ".join(f"line {b.line_number}: {b.reason}" for b in records.bad_lines[:5])
+        say(f"warning: skipped {len(records.bad_lines)} bad line(s) in {path}: {shown}")
+    if len(records) < 20:
+        raise UserError(f"{path} has only {len(records)} usable rows; need at least 20 to train")
+    return list(records)
