@@ -7,6 +7,7 @@ names the file and the line (through the loaders, ``Vocab.load`` and the CLI).
 from __future__ import annotations
 
 import codecs
+import os
 
 import pytest
 
@@ -108,9 +109,14 @@ def test_vocabulary_files_with_a_bom_load_and_broken_ones_name_the_line(tmp_path
         Vocab.load(path)
 
 
-def test_read_text_names_a_missing_file(tmp_path):
+def test_read_text_names_a_missing_file_a_directory_and_a_device(tmp_path):
     with pytest.raises(FileNotFoundError, match="data file not found: .*nope.tsv"):
         read_text(tmp_path / "nope.tsv")
+    with pytest.raises(DataFormatError, match="is a directory, not a data file"):
+        load_parallel_tsv(tmp_path)
+    if os.path.exists("/dev/zero"):
+        with pytest.raises(DataFormatError, match="/dev/zero is not a regular file, not a vocabulary file"):
+            Vocab.load("/dev/zero")
 
 
 def test_the_cli_reports_a_binary_data_file_in_one_line(tmp_path, capsys):

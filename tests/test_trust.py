@@ -91,9 +91,12 @@ def test_the_reported_exploit_from_a_real_process(crafted, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_cli_names_a_directory_and_a_model_it_cannot_run(tmp_path, capsys):
+def test_cli_names_a_directory_a_device_and_a_model_it_cannot_run(tmp_path, capsys):
     assert main(["translate", str(tmp_path), "hello"]) == 2
     assert "is a directory" in capsys.readouterr().err
+    if os.path.exists("/dev/zero"):
+        assert main(["translate", "/dev/zero", "hello"]) == 2
+        assert "/dev/zero is not a regular file" in capsys.readouterr().err
     lstm = save_checkpoint(tmp_path / "lstm.npz", mr.LSTM(3, 4), vocabs={"src": Vocab(), "tgt": Vocab()})
     for command in ("translate", "predict", "trace"):
         assert main([command, lstm, "hello"]) == 2

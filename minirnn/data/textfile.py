@@ -44,14 +44,21 @@ _ESCAPED = re.compile("[\udc80-\udcff]")  # how surrogateescape keeps an undecod
 def read_text(path, what: str = "data file") -> str:
     """The text of ``path``: BOM removed, undecodable UTF-8 bytes kept as lone surrogates.
 
-    Raises ``FileNotFoundError`` for a missing file and ``DataFormatError`` for an
-    empty or binary file (naming the line of the first NUL byte).
+    Raises ``FileNotFoundError`` for a missing file and ``DataFormatError`` for one
+    that is not a readable regular file, is empty, or is binary (naming the line of
+    the first NUL byte).
     """
     path = os.fspath(path)
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise FileNotFoundError(f"{what} not found: {path}")
-    with open(path, "rb") as f:
-        data = f.read()
+    if not os.path.isfile(path):  # a directory; or a pipe or device, whose read would block or never end
+        kind = "a directory" if os.path.isdir(path) else "not a regular file"
+        raise DataFormatError(path, message=f"{path} is {kind}, not a {what}")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError as err:
+        raise DataFormatError(path, message=f"{path}: cannot read the {what} ({err.strerror or err})") from err
     if not data:
         raise DataFormatError(path, message=f"{path}: the {what} is empty (0 bytes)")
     for bom, encoding in _BOMS:

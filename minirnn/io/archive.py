@@ -74,8 +74,7 @@ class Archive:
         self._handle = open(path, "rb")  # a missing or unreadable file raises OSError here, as itself
         try:
             if self._handle.read(4) != _ZIP_MAGIC:
-                self._handle.seek(0, os.SEEK_END)
-                kind = "an empty file" if self._handle.tell() == 0 else "not an .npz archive"
+                kind = "an empty file" if os.fstat(self._handle.fileno()).st_size == 0 else "not an .npz archive"
                 raise CheckpointError(f"{path} is not a minirnn checkpoint: {kind}")
             with self._malformed():
                 self._zip = zipfile.ZipFile(self._handle)

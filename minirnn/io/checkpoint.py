@@ -242,6 +242,8 @@ def load_checkpoint(path, backend: str | None = None) -> Checkpoint:
         raise FileNotFoundError(f"checkpoint not found: {path}")
     if os.path.isdir(path):
         raise CheckpointError(f"{path} is a directory, not a checkpoint file")
+    if not os.path.isfile(path):  # reading a pipe would block, a device never end
+        raise CheckpointError(f"{path} is not a regular file (a device, pipe or socket), not a checkpoint file")
     try:
         with Archive(path) as archive:
             entry, model, headers, parts = _read_checked(archive, path)
