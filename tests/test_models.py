@@ -232,6 +232,36 @@ def test_seq2seq_no_grad_keeps_nothing(rng):
         model.backward(np.zeros((3, 4, 8)))
 
 
+@pytest.mark.parametrize("was_training", [True, False])
+def test_inference_mode_sets_eval_and_no_grad_then_restores(rng, was_training):
+    model = _seq2seq(dropout=0.5).train(was_training)
+    with mr.inference_mode(model) as inside:
+        assert inside is model and not model.training and not mr.nn.is_grad_enabled()
+        assert all(not m.training for m in model.modules())
+        model(*_batch(rng))
+    assert model.training == was_training and mr.nn.is_grad_enabled()
+    assert all(not m._caches for m in model.modules())
+    with pytest.raises(KeyError):
+        with mr.inference_mode(model):
+            raise KeyError("a failure inside the block")
+    assert model.training == was_training and mr.nn.is_grad_enabled()
+
+
+@pytest.mark.parametrize("lstm", [False, True])
+def test_bridge_gradients_and_old_import(rng, lstm):
+    assert mr.models.Bridge is mr.nn.Bridge
+    bridge = mr.nn.Bridge(hidden_size=3, num_layers=2, lstm=lstm, dtype=F64)
+    h_n = rng.standard_normal((4, 5, 3))
+    c_n = rng.standard_normal((4, 5, 3)) if lstm else None
+    h, c = bridge(h_n, c_n)
+    assert h.shape == (2, 5, 3) and (c is None) != lstm
+    bridge.backward(np.ones_like(h), None if c is None else np.ones_like(c))
+    report = mr.gradcheck(bridge, h_n, c_n, backward=lambda module, upstream: module.backward(*upstream),
+                          check_inputs="all")  # fmt: skip
+    assert report.ok, str(report)
+    assert {e.name for e in report} >= {"h_l1.weight", "input[0]"} | ({"c_l1.bias", "input[1]"} if lstm else set())
+
+
 @pytest.mark.parametrize("cell,attention", [("gru", "bahdanau"), ("lstm", "luong"), ("gru", None)])
 def test_seq2seq_padding_garbage_changes_nothing(rng, cell, attention):
     """Garbage ids past src_lengths, or extra padded columns, change neither logits nor gradients."""
