@@ -416,6 +416,22 @@ def test_beam_width_one_equals_greedy(rng, cell, attention):
             np.testing.assert_allclose(beam_w, greedy_w, rtol=1e-12, atol=1e-15)
 
 
+def test_greedy_steps_are_the_steps_of_greedy_decode(rng):
+    model = _seq2seq(num_layers=2)
+    src, lengths, _ = _batch(rng, n=3)
+    ids, weights = model.greedy_decode(src, lengths, 6, bos_id=1, eos_id=3)
+    with mr.inference_mode(model):
+        steps = list(mr.models.greedy_steps(model, model.encode(src, lengths), 6, bos_id=1, eos_id=3))
+    np.testing.assert_array_equal(np.stack([s.tokens for s in steps], axis=1), ids)
+    np.testing.assert_array_equal(np.stack([s.attn_weights for s in steps], axis=1), weights)
+    np.testing.assert_array_equal(steps[0].prev_ids, [1, 1, 1])  # BOS first, then each step's tokens
+    for before, after in zip(steps, steps[1:]):
+        np.testing.assert_array_equal(after.prev_ids, before.tokens)
+    assert steps[-1].logits.shape == (3, 8)
+    with pytest.raises(ValueError, match="greedy_steps expects eos_id in \\[0, 7\\]"):
+        mr.models.greedy_steps(model, model.encode(src, lengths), 6, bos_id=1, eos_id=8)
+
+
 def _sequence_score(model, src, lengths, tokens, bos_id):
     """The log-probability of ``tokens`` (one source row), step by step."""
     with mr.no_grad():
