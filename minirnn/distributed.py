@@ -46,8 +46,9 @@ has-gradient flag per parameter and any ``extras`` (fit sends its loss sum, corr
 count and a failure flag) into ONE flat buffer in the gradients' dtype and sums it with
 one ``MPI_Allreduce`` in place: one collective per step, not one per parameter. (Counts
 travel in that dtype too; float32 holds integers exactly up to 2**24.) The buffer is
-kept between steps. ``bucket_elements`` splits it into a few buckets for models
-whose second copy of the gradients would not fit.
+kept between steps. It costs one more copy of the gradients; minirnn's models are small
+enough that splitting it into buckets (to overlap communication with the backward
+pass, as PyTorch's DDP does) would buy nothing measurable here.
 
 Failures
 --------
@@ -254,8 +255,7 @@ def _buffer(xp, dtype, size: int):
     return _buffers[key]
 
 
-def allreduce_gradients(params, weight, world: World | None = None, extras=(), bucket_elements: int | None = None
-                        ) -> Reduced:
+def allreduce_gradients(params, weight, world: World | None = None, extras=()) -> Reduced:
     """In place, on every rank: ``p.grad <- sum_r w_r p.grad_r / sum_r w_r`` (see the module docstring).
 
     ``weight`` is this rank's ``w_r``: its number of real tokens for a masked-mean loss
@@ -285,8 +285,7 @@ def allreduce_gradients(params, weight, world: World | None = None, extras=(), b
         offset += size
     flat[offset:] = xp.asarray([float(weight)] + [float(p.grad is not None) for p in params] + list(extras),
                                dtype=dtype)
-    for start, stop in _buckets(sizes, tail, bucket_elements):
-        _collective(world, flat[start:stop], "allreduce")
+    _collective(world, flat, "allreduce")
     total = float(flat[offset])
     has_grad = flat[offset + 1 : offset + 1 + len(params)]
     offset = 0
@@ -301,21 +300,6 @@ def allreduce_gradients(params, weight, world: World | None = None, extras=(), b
 def to_host_list(values) -> list:
     """A 1-D NumPy or CuPy array as a list of Python floats."""
     return [float(v) for v in (values.get() if hasattr(values, "get") else values)]
-
-
-def _buckets(sizes: list, tail: int, bucket_elements: int | None) -> list:
-    """``(start, stop)`` ranges of the flat buffer: one range, or consecutive parameters up to ``bucket_elements``."""
-    total = sum(sizes) + tail
-    if not bucket_elements or bucket_elements >= total:
-        return [(0, total)]
-    ranges, start, offset = [], 0, 0
-    for size in sizes:
-        if offset + size - start > bucket_elements and offset > start:
-            ranges.append((start, offset))
-            start = offset
-        offset += size
-    ranges.append((start, total))  # the weights, flags and extras ride in the last bucket
-    return ranges
 
 
 # =========================================================================== the reduction itself
