@@ -138,6 +138,15 @@ def test_distributed_without_mpi4py_names_the_extra(monkeypatch, tmp_path, capsy
     assert "--distributed needs mpi4py, which is not installed: pip install 'minirnn[mpi]'" in capsys.readouterr().err
 
 
+def test_distributed_without_mpirun_trains_as_one_process(tmp_path, capsys):
+    from minirnn.cli import main
+
+    assert main(["train", "dates", "--quick", "--distributed", "--no-progress", "--epochs", "1", "--out",
+                 str(tmp_path), "--name", "alone"]) == 0
+    assert "--distributed without mpirun trains in this one process" in capsys.readouterr().err
+    assert (tmp_path / "alone" / "best.npz").exists()
+
+
 def test_init_outside_mpirun_is_one_process_without_importing_mpi4py():
     script = ("import sys; from minirnn import distributed as d; w = d.init(); "
               "assert (w.rank, w.size, w.comm) == (0, 1, None), w; assert 'mpi4py' not in sys.modules; print('ok')")

@@ -31,6 +31,12 @@ the CPU, a resumed run gives the same losses, bit for bit, as an uninterrupted o
 Divergence: a NaN or infinite loss, logit or gradient norm raises ``TrainingDiverged``
 naming the epoch and batch. Checkpoints are only written after a finished epoch, so
 the last one on disk is the last good one, and the message says where it is.
+
+Data-parallel (``world=minirnn.distributed.init()`` under ``mpirun``): each rank runs
+``EpochRunner.local_gradients`` on its share of the global batch, and
+``shared_gradients`` sums the token-weighted gradients in one allreduce, so K ranks
+take the steps one process would take on the whole batch. Rank 0 alone validates,
+saves and calls back (``_Loop``); see ``fit``'s docstring and ``minirnn.distributed``.
 """
 
 from __future__ import annotations
