@@ -268,6 +268,8 @@ def allreduce_gradients(params, weight, world: World | None = None, extras=()) -
     world = world or get_world()
     params = _parameter_list(params)
     extras = tuple(float(e) for e in extras)
+    if not weight >= 0:
+        raise ValueError(f"allreduce_gradients: weight must be a count >= 0 (this rank's real tokens), got {weight!r}")
     if world.size == 1:
         return Reduced(float(weight), extras)
     first = next((p.grad for p in params if p.grad is not None), params[0].data)
@@ -291,8 +293,13 @@ def allreduce_gradients(params, weight, world: World | None = None, extras=()) -
     offset = 0
     for p, size, flag in zip(params, sizes, to_host_list(has_grad)):
         if flag:
+            if p.grad is None:  # this rank's share left it without a gradient; the others' sum arrives here
+                p.grad = xp.empty_like(p.data)
             summed = flat[offset : offset + size].reshape(p.data.shape)
-            p.grad = summed / total if total else xp.zeros_like(p.data)
+            if total:
+                xp.divide(summed, total, out=p.grad)
+            else:
+                p.grad[...] = 0
         offset += size
     return Reduced(total, tuple(to_host_list(flat[offset + 1 + len(params) :])))
 
