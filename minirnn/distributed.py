@@ -80,6 +80,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
 from typing import NamedTuple
 
 from .backend import backend_module, get_array_module, np
@@ -157,6 +158,18 @@ class World:
     def barrier(self) -> None:
         if self.comm is not None:
             self.comm.Barrier()
+
+    def wait_quietly(self, poll_seconds: float = 0.002) -> None:
+        """A barrier that sleeps while it waits instead of spinning a core (MPI's blocking calls poll).
+
+        For waits that last (the other ranks while rank 0 validates): on a machine with
+        fewer free cores than ranks, a spinning rank takes the CPU the busy one needs.
+        """
+        if self.comm is None:
+            return
+        request = self.comm.Ibarrier()
+        while not request.Test():
+            time.sleep(poll_seconds)
 
 
 SINGLE = World()
@@ -429,6 +442,7 @@ def run_on_root(world: World, function, where: str = "", root: int = 0):
             value = function()
         except Exception as err:
             error = err
+    world.wait_quietly()  # the others sleep, not spin, while root works
     value, report = world.bcast((value, _report(error)), root=root)
     reports = [report if rank == root else None for rank in range(world.size)]
     _raise_reported(world, error, reports, where)
