@@ -5,8 +5,9 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 from ..backend import backend_of
+from ..checks import check_choice
 from ..nn import CrossEntropyLoss, no_grad
-from .batches import batches_for_epoch, check_task, forward, on_device, unpack_batch
+from .batches import TASKS, batches_for_epoch, forward, on_device, unpack_batch
 from .metrics import exact_match_counts, token_counts
 
 
@@ -34,7 +35,7 @@ def evaluate(model, batches, task: str = "seq2seq", pad_id: int = 0, bos_id=None
     across all batches; ``exact_match`` is the share of rows whose greedy decoding, up to
     EOS, equals the target.
     """
-    check_task(task, "evaluate")
+    check_choice(task, TASKS, "evaluate", "task")
     backend = backend_of(model.parameters()[0].data)
     criterion = CrossEntropyLoss(ignore_index=pad_id if task == "seq2seq" else -100)
     loss_sum, tokens, correct, exact, rows = 0.0, 0, 0, 0, 0
