@@ -58,10 +58,10 @@ from ..distributed import (
     stopped_together,
     together,
 )
-from ..nn import CrossEntropyLoss
+from ..nn import CrossEntropyLoss, inference_mode
 from ..optim import clip_grad_norm
 from .batches import TASKS, batch_size, batches_for_epoch, forward, on_device, unpack_batch
-from .evaluation import evaluate, inference
+from .evaluation import evaluate
 from .metrics import token_counts
 from .run_state import RunState
 from .stopping import EarlyStopping
@@ -209,7 +209,7 @@ def validate(model, val_batches, evaluate_options: dict, val_metrics=None) -> di
         scores = evaluate(model, val_batches, **evaluate_options)
         record.update({f"val_{key}": value for key, value in scores.items()})
     if val_metrics is not None:
-        with inference(model):
+        with inference_mode(model):
             extra = val_metrics(model)
         record.update(_checked_metrics(extra, record))
     return record
