@@ -38,16 +38,18 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .backend import get_array_module, np, to_numpy
+from .backend import backend_of, get_array_module, np, to_device, to_numpy
 from .checks import check_array, check_finite, check_float, check_last_dim, check_rank, check_shape
 from .functional import recurrent as F_recurrent
-from .nn.rnn import RNNBase
+from .nn.rnn import GRU, LSTM, RNN, RNNBase
+
+CELLS = {"rnn_tanh": "RNN (tanh)", "gru": "GRU", "lstm": "LSTM"}  # what compare_gradient_flow runs
 
 # What ``GradientFlow.step_factor`` holds for each mode (the per-step multiplier of
 # the path that explains the flow; see the module docstring).
 STEP_FACTORS = {
-    "rnn_tanh": "||diag(1 - h_t^2) W_hh||_2",
-    "rnn_relu": "||diag([h_t > 0]) W_hh||_2",
+    "rnn_tanh": "mean tanh slope 1 - h_t^2",
+    "rnn_relu": "fraction of units with h_t > 0",
     "lstm": "mean forget gate f_t",
     "gru": "mean update gate z_t",
 }
@@ -60,9 +62,10 @@ class GradientFlow(NamedTuple):
     grads          (T, N, P) g_t = dL/dh_t, the total derivative, t = 0..T-1
     norms          (T,) ||g_t||, the Frobenius norm over the batch
     dh0            (N, P) dL/dh0, the gradient of the initial state (one more step)
-    step_factor    (T,) the per-step multiplier of step t, averaged over the batch
-                   (see ``factor_name``: the Jacobian norm for the Elman RNN, the
-                   mean forget gate for the LSTM, the mean update gate for the GRU)
+    step_factor    (T,) what scales the gradient at step t, averaged over batch and
+                   units (see ``factor_name``: the slope of tanh, 1 - h_t^2, for
+                   the Elman RNN, which multiplies W_hh; the forget gate f_t for
+                   the LSTM; the update gate z_t for the GRU)
     factor_name    str, what ``step_factor`` is
     =============  ==============================================================
     """
@@ -109,18 +112,14 @@ def _prepare(layer, x, dh_n, hx):
     return x, state0, dh_n.reshape(batch, width), unbatched
 
 
-def _step_factor(mode, step_cache, w_hh):
-    """The per-step multiplier of ``STEP_FACTORS[mode]`` for one step, averaged over the batch."""
+def _step_factor(mode, step_cache) -> float:
+    """The per-step multiplier of ``STEP_FACTORS[mode]`` for one step, averaged over batch and units."""
     if mode == "lstm":
         return float(to_numpy(step_cache.f).mean())
     if mode == "gru":
         return float(to_numpy(step_cache.z).mean())
     h = to_numpy(step_cache.h)
-    slope = 1 - h * h if mode == "rnn_tanh" else (h > 0).astype(h.dtype)
-    # Row n of the batch backpropagates through diag(slope_n) W_hh; its spectral norm
-    # bounds how much one step can stretch the gradient.
-    w = to_numpy(w_hh)
-    return float(np.mean([np.linalg.norm(s[:, None] * w, 2) for s in slope]))
+    return float((1 - h * h).mean() if mode == "rnn_tanh" else (h > 0).mean())
 
 
 def trace_gradient_flow(layer, x, dh_n, hx=None) -> GradientFlow:
@@ -144,7 +143,7 @@ def trace_gradient_flow(layer, x, dh_n, hx=None) -> GradientFlow:
         _, dstate, _ = F_recurrent.step_backward(mode, dstate, cache.step_caches[t])
     grads, dh0 = to_numpy(grads), to_numpy(dstate[0])
     norms = np.sqrt((grads.astype(np.float64) ** 2).sum(axis=(1, 2)))
-    factors = np.array([_step_factor(mode, c, params[1]) for c in cache.step_caches])
+    factors = np.array([_step_factor(mode, c) for c in cache.step_caches])
     if unbatched:
         grads, dh0 = grads[:, 0], dh0[0]
     return GradientFlow(grads, norms, dh0, factors, STEP_FACTORS[mode])
@@ -165,3 +164,82 @@ def gradient_flow(layer, x, dh_n, hx=None):
     See ``trace_gradient_flow`` for the gradients themselves and the per-step factors.
     """
     return trace_gradient_flow(layer, x, dh_n, hx).norms
+
+
+# ============================================================================ experiment
+
+
+class FlowRun(NamedTuple):
+    """One layer of ``compare_gradient_flow``: its cell, weight scale and flow.
+
+    ``radius`` is the spectral radius of W_hh (the largest |eigenvalue|) for the
+    Elman RNN, whose gradient it steers; None for the gated cells (their W_hh stacks
+    several gates).
+    """
+
+    cell: str
+    scale: float
+    flow: GradientFlow
+    radius: float | None
+
+    @property
+    def ratio(self) -> float:
+        """||dL/dh_0|| / ||dL/dh_{T-1}||: what is left of the gradient after T - 1 steps back."""
+        return float(self.flow.norms[0] / self.flow.norms[-1])
+
+    @property
+    def per_step(self) -> float:
+        """The geometric mean of ||g_{t-1}|| / ||g_t||: the measured factor of one step back."""
+        steps = len(self.flow.norms) - 1
+        return self.ratio ** (1.0 / steps) if steps else 1.0
+
+
+def build_scaled_layer(cell, input_size, hidden_size, scale, gate_bias, rng):
+    """A float64 one-layer ``cell`` layer, every weight and bias ~ U(-k/sqrt(H), k/sqrt(H)), k = scale.
+
+    ``scale = 1`` is PyTorch's initialisation. ``gate_bias`` is added to the bias of
+    the gate that keeps the old state: the LSTM's forget gate (rows H:2H of b_ih)
+    and the GRU's update gate (rows H:2H too, z -> 1 keeps h_prev); the Elman RNN
+    has no such gate. The weights come from ``rng`` (a NumPy Generator) and replace
+    the ones the constructor drew, so the same ``rng`` state gives the same layer.
+    """
+    classes = {"rnn_tanh": RNN, "gru": GRU, "lstm": LSTM}
+    if cell not in classes:
+        raise ValueError(f"compare_gradient_flow cells must be among {', '.join(classes)}, got {cell!r}")
+    layer = classes[cell](input_size, hidden_size, dtype="float64")
+    bound = scale / np.sqrt(hidden_size)
+    for p in layer.parameters():
+        p.data[...] = to_device(rng.uniform(-bound, bound, size=p.shape), backend_of(p.data))
+    if cell in ("gru", "lstm"):
+        layer.bias_ih_l0.data[hidden_size : 2 * hidden_size] += gate_bias
+    return layer
+
+
+def compare_gradient_flow(cells=tuple(CELLS), scales=(1.0, 4.0), steps=100, batch=8, input_size=16,
+                          hidden_size=64, gate_bias=1.0, seed=0) -> list[FlowRun]:
+    """The gradient flow of several cells at several weight scales on one seeded input.
+
+    Every layer sees the same input x ~ N(0, 1) of shape (T, N, D) and the same
+    upstream dh_n ~ N(0, 1) of shape (1, N, H); the weights of each (cell, scale)
+    are drawn by ``build_scaled_layer`` from a generator seeded with ``seed``, so
+    the same seed gives the same numbers. Returns one ``FlowRun`` per scale and
+    cell, scales outer.
+    """
+    for label, value in (("steps", steps), ("batch", batch), ("input_size", input_size),
+                         ("hidden_size", hidden_size)):
+        if int(value) != value or value < 1:
+            raise ValueError(f"compare_gradient_flow expects {label} to be a positive integer, got {value!r}")
+    if any(not np.isfinite(k) or k <= 0 for k in scales):
+        raise ValueError(f"compare_gradient_flow expects positive weight scales, got {list(scales)}")
+    data = np.random.default_rng(seed)
+    x = data.standard_normal((steps, batch, input_size))
+    dh_n = data.standard_normal((1, batch, hidden_size))
+    runs = []
+    for scale in scales:
+        for cell in cells:
+            layer = build_scaled_layer(cell, input_size, hidden_size, scale, gate_bias, np.random.default_rng(seed))
+            radius = None
+            if cell == "rnn_tanh":
+                radius = float(np.abs(np.linalg.eigvals(to_numpy(layer.weight_hh_l0.data))).max())
+            runs.append(FlowRun(cell, float(scale), trace_gradient_flow(layer, x, dh_n), radius))
+    return runs
