@@ -146,3 +146,127 @@ def test_clear_errors_for_bad_arguments(rng):
         mr.gradient_flow(layer, bad, rng.standard_normal((1, N, P)))
     with pytest.raises(ValueError, match="at least one time step"):
         mr.gradient_flow(layer, x[:0], rng.standard_normal((1, N, P)))
+
+
+# ============================================================================ the gradflow experiment
+
+
+@pytest.fixture(scope="module")
+def default_runs():
+    from minirnn.gradflow import compare_gradient_flow
+
+    return compare_gradient_flow()  # the command's defaults: T = 100, H = 64, scales 1 and 4, seed 0
+
+
+def test_default_scales_make_the_rnn_vanish_then_explode(default_runs):
+    """What the command's help states: measured, not assumed."""
+    by = {(run.cell, run.scale): run for run in default_runs}
+    assert by["rnn_tanh", 1.0].ratio < 1e-20
+    assert by["rnn_tanh", 4.0].ratio > 1e3
+    for cell in ("gru", "lstm"):
+        for scale in (1.0, 4.0):
+            run = by[cell, scale]
+            assert run.flow.norms.max() <= 1.01 * run.flow.norms[-1]  # no explosion
+            assert run.ratio > 1e6 * by["rnn_tanh", 1.0].ratio
+    assert by["rnn_tanh", 1.0].radius < 1 < by["rnn_tanh", 4.0].radius
+
+
+def test_experiment_is_seeded_and_checks_its_arguments():
+    from minirnn.gradflow import compare_gradient_flow
+
+    small = dict(steps=6, batch=2, input_size=3, hidden_size=4)
+    first, again = compare_gradient_flow(**small), compare_gradient_flow(**small)
+    other = compare_gradient_flow(seed=1, **small)
+    for a, b, c in zip(first, again, other):
+        np.testing.assert_array_equal(a.flow.norms, b.flow.norms)
+        assert not np.allclose(a.flow.norms[:-1], c.flow.norms[:-1])
+    with pytest.raises(ValueError, match="positive weight scales, got \\[1, -2\\]"):
+        compare_gradient_flow(scales=[1, -2], **small)
+    with pytest.raises(ValueError, match="steps to be a positive integer, got 0"):
+        compare_gradient_flow(steps=0)
+    with pytest.raises(ValueError, match="cells must be among"):
+        compare_gradient_flow(cells=("rnn_relu",), **small)
+
+
+def test_gate_bias_moves_the_forget_gate():
+    from minirnn.gradflow import compare_gradient_flow
+
+    small = dict(cells=("lstm",), scales=(1.0,), steps=6, batch=2, input_size=3, hidden_size=4)
+    low = compare_gradient_flow(gate_bias=0.0, **small)[0]
+    high = compare_gradient_flow(gate_bias=3.0, **small)[0]
+    assert low.flow.step_factor.mean() < 0.75 < 0.9 < high.flow.step_factor.mean()
+
+
+def test_table_chart_and_summary_read_their_numbers_from_the_runs(default_runs):
+    from minirnn.viz.gradflow import gradflow_chart, gradflow_summary, gradflow_table
+
+    table = gradflow_table(default_runs)
+    rows = table.splitlines()[2:]
+    assert len(rows) == 6
+    for row, run in zip(rows, default_runs):
+        cells = row.split()
+        assert float(cells[2]) == pytest.approx(run.flow.norms[-1], rel=0.06)  # t = T-1 first
+        assert float(cells[-2]) == pytest.approx(run.flow.norms[0], rel=0.06)  # t = 0 last
+        assert float(cells[-1]) == pytest.approx(run.per_step, abs=6e-4)
+    summary = gradflow_summary(default_runs, gate_bias=1.0)
+    for run in default_runs:
+        assert f"{run.ratio:.1e}" in summary
+    rnn1, rnn4 = default_runs[0], default_runs[3]
+    assert f"scale 1: the gradient vanishes: ||dL/dh_0|| = {rnn1.ratio:.1e}" in summary
+    assert f"scale 4: the gradient explodes: ||dL/dh_0|| = {rnn4.ratio:.1e}" in summary
+    assert f"spectral radius is {rnn4.radius:.2f}" in summary
+    assert f"mean f = {default_runs[5].flow.step_factor.mean():.2f}" in summary
+    for scale in (1.0, 4.0):
+        chart = gradflow_chart(default_runs, scale)
+        assert {"R", "G", "L"} <= set(chart)
+        assert "log scale" in chart
+    for text in (table, summary, chart):
+        assert max(len(line) for line in text.splitlines()) <= 80
+
+
+def test_summary_follows_the_numbers_not_a_script(default_runs):
+    """Swap the flows of the two RNN runs: the verdicts must swap with them."""
+    from minirnn.viz.gradflow import gradflow_summary
+
+    runs = list(default_runs)
+    runs[0], runs[3] = runs[0]._replace(flow=default_runs[3].flow), runs[3]._replace(flow=default_runs[0].flow)
+    summary = gradflow_summary(runs)
+    assert "scale 1: the gradient explodes" in summary and "scale 4: the gradient vanishes" in summary
+
+
+def test_gradflow_command_prints_and_saves_a_png(tmp_path, capsys):
+    from minirnn.cli import main
+
+    out = tmp_path / "flow"
+    assert main(["gradflow", "--steps", "12", "--hidden", "6", "--batch", "2", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "per step" in text and "log scale" in text and "Elman RNN" in text
+    assert max(len(line) for line in text.splitlines() if not line.startswith("saved ")) <= 80
+    png = out / "gradflow.png"
+    assert f"saved {png}" in text
+    assert png.exists() and png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--scales", "1,x"], "--scales expects comma-separated positive numbers"),
+    (["--scales", "0"], "--scales expects comma-separated positive numbers"),
+    (["--steps", "1"], "--steps must be at least 2, got 1"),
+    (["--hidden", "0"], "--hidden must be at least 1, got 0"),
+])
+def test_gradflow_command_user_errors(argv, message, capsys):
+    from minirnn.cli import main
+
+    assert main(["gradflow", "--no-png", *argv]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_gradflow_command_unwritable_out(tmp_path, capsys):
+    from minirnn.cli import main
+
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert main(["gradflow", "--steps", "3", "--out", str(blocker / "sub")]) == 2
+    captured = capsys.readouterr()
+    assert "cannot create the output folder" in captured.err
+    assert captured.out == ""  # refused before any work

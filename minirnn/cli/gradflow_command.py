@@ -57,8 +57,8 @@ def cmd_gradflow(args) -> int:
     T, H = args.steps, args.hidden
     say(f"gradient flow through time: L = sum(h_n * dh_n), float64, seed {args.seed}")
     say(f"x ~ N(0, 1) of shape (T={T}, N={args.batch}, D={args.input_size}), H = {H}, dh_n ~ N(0, 1)")
-    say(f"weight scale k: every weight and bias ~ U(-k/sqrt(H), k/sqrt(H)), k = 1 is PyTorch's init; "
-        f"k = {', '.join(f'{k:g}' for k in scales)}")
+    say(f"weight scales k = {', '.join(f'{k:g}' for k in scales)}: every weight and bias ~ U(-k/sqrt(H), k/sqrt(H))")
+    say("(k = 1 is PyTorch's init)")
     say()
     say(gradflow_table(runs))
     for scale in scales:
