@@ -13,6 +13,7 @@ import re
 
 import numpy as np
 import pytest
+import torch
 
 from minirnn.cli import main
 from minirnn.functional import cells as F
@@ -112,6 +113,62 @@ def test_every_docstring_equation_is_printed_and_fits_80_columns(cell, proj_size
         assert names, function.__name__
         for lhs in names:
             assert re.search(rf"(^|\s){re.escape(lhs)}\s+=", text, re.M), f"{function.__name__}: {lhs} not shown"
+
+
+def _torch_step(cell, walk):
+    """The cell's forward in torch, every intermediate kept: {name: tensor}, and the loss."""
+    t = {k: torch.tensor(v, requires_grad=True) for k, v in {**walk.inputs, **walk.params}.items()}
+    up = {k: torch.tensor(v) for k, v in walk.upstream.items()}
+    x, h_prev = t["x"], t["h_prev"]
+    gx, gh = x @ t["W_ih"].T + t["b_ih"], h_prev @ t["W_hh"].T + t["b_hh"]
+    if cell == "rnn":
+        a = gx + gh
+        h = torch.tanh(a) if walk.nonlinearity == "tanh" else torch.relu(a)
+        return {"a": a}, (h * up["dh"]).sum()
+    if cell == "gru":
+        r_pre, z_pre = (gx + gh)[:, :2], (gx + gh)[:, 2:4]
+        r, z, gh_n = torch.sigmoid(r_pre), torch.sigmoid(z_pre), gh[:, 4:]
+        n_pre = gx[:, 4:] + r * gh_n
+        n = torch.tanh(n_pre)
+        h = (1 - z) * n + z * h_prev
+        kept = dict(r_pre=r_pre, z_pre=z_pre, r=r, z=z, gh_n=gh_n, n_pre=n_pre, n=n)
+        return kept, (h * up["dh"]).sum()
+    gates = gx + gh
+    i, f = torch.sigmoid(gates[:, :2]), torch.sigmoid(gates[:, 2:4])
+    g, o = torch.tanh(gates[:, 4:6]), torch.sigmoid(gates[:, 6:])
+    c = f * t["c_prev"] + i * g
+    m = o * torch.tanh(c)
+    h = m @ t["W_hr"].T if "W_hr" in t else m
+    kept = dict(gates=gates, i=i, f=f, g=g, o=o, c=c, m=m)
+    return kept, (h * up["dh"]).sum() + (c * up["dc"]).sum()
+
+
+# printed backward line -> the torch tensor whose gradient it is (with the slice of it)
+INTERMEDIATES = {
+    "lstm": {"dm": ("m", None), "do": ("o", None), "dc": ("c", None), "di": ("i", None), "df": ("f", None),
+             "dg": ("g", None), "dgates_i": ("gates", slice(0, 2)), "dgates_f": ("gates", slice(2, 4)),
+             "dgates_g": ("gates", slice(4, 6)), "dgates_o": ("gates", slice(6, 8))},
+    "gru": {"dn": ("n", None), "dz": ("z", None), "dn_pre": ("n_pre", None), "dr": ("r", None),
+            "dgh_n": ("gh_n", None), "dr_pre": ("r_pre", None), "dz_pre": ("z_pre", None)},
+    "rnn": {"da": ("a", None)},
+}
+
+
+@pytest.mark.parametrize("cell, proj_size, nonlinearity", CASES, ids=IDS)
+def test_printed_intermediate_gradients_are_torch_autograds(cell, proj_size, nonlinearity):
+    """Every backward line worked out for display is the true dL/d(that quantity), by torch autograd."""
+    walk = explain.walk_cell(cell, proj_size=proj_size, nonlinearity=nonlinearity)
+    text = explain.render(walk)
+    kept, loss = _torch_step(cell, walk)
+    for tensor in kept.values():
+        tensor.retain_grad()
+    loss.backward()
+    shown = {line.name for line in walk.backward if line.value is not None}
+    assert shown == set(INTERMEDIATES[cell])
+    for name, (key, part) in INTERMEDIATES[cell].items():
+        expected = kept[key].grad.numpy()[0]
+        expected = expected if part is None else expected[part]
+        np.testing.assert_allclose(_printed(text, name), expected, atol=5.1e-6, err_msg=name)
 
 
 def test_the_intermediate_backward_lines_match_the_bias_gradient():
