@@ -222,8 +222,9 @@ def compare_gradient_flow(cells=tuple(CELLS), scales=(1.0, 4.0), steps=100, batc
     Every layer sees the same input x ~ N(0, 1) of shape (T, N, D) and the same
     upstream dh_n ~ N(0, 1) of shape (1, N, H); the weights of each (cell, scale)
     are drawn by ``build_scaled_layer`` from a generator seeded with ``seed``, so
-    the same seed gives the same numbers. Returns one ``FlowRun`` per scale and
-    cell, scales outer.
+    the same seed gives the same numbers. The layers are built on the current
+    backend (NumPy or CuPy). Returns one ``FlowRun`` per scale and cell, scales
+    outer.
     """
     for label, value in (("steps", steps), ("batch", batch), ("input_size", input_size),
                          ("hidden_size", hidden_size)):
@@ -238,6 +239,7 @@ def compare_gradient_flow(cells=tuple(CELLS), scales=(1.0, 4.0), steps=100, batc
     for scale in scales:
         for cell in cells:
             layer = build_scaled_layer(cell, input_size, hidden_size, scale, gate_bias, np.random.default_rng(seed))
+            x, dh_n = (to_device(a, backend_of(layer.weight_ih_l0.data)) for a in (x, dh_n))  # CuPy: on the GPU
             radius = None
             if cell == "rnn_tanh":
                 radius = float(np.abs(np.linalg.eigvals(to_numpy(layer.weight_hh_l0.data))).max())

@@ -270,3 +270,26 @@ def test_gradflow_command_unwritable_out(tmp_path, capsys):
     captured = capsys.readouterr()
     assert "cannot create the output folder" in captured.err
     assert captured.out == ""  # refused before any work
+
+
+def test_gradient_flow_on_the_current_backend(xp, rng):
+    """On CuPy the walk runs on the GPU and gives NumPy's numbers (skipped where no GPU is visible)."""
+    layer = mr.LSTM(D, H, proj_size=P, dtype="float64")
+    x, dh_n = rng.standard_normal((T, N, D)), rng.standard_normal((1, N, P))
+    expected = mr.trace_gradient_flow(layer, x, dh_n)
+    layer.to("cuda" if xp is not np else "cpu")
+    flow = mr.trace_gradient_flow(layer, xp.asarray(x), xp.asarray(dh_n))
+    assert isinstance(flow.grads, np.ndarray) and isinstance(flow.norms, np.ndarray)
+    np.testing.assert_allclose(flow.grads, expected.grads, atol=1e-12)
+    np.testing.assert_allclose(flow.step_factor, expected.step_factor, atol=1e-12)
+
+
+def test_experiment_on_the_current_backend(xp):
+    from minirnn.gradflow import compare_gradient_flow
+
+    small = dict(steps=6, batch=2, input_size=3, hidden_size=4)
+    mr.set_backend("numpy")
+    expected = compare_gradient_flow(**small)
+    mr.set_backend("cupy" if xp is not np else "numpy")
+    for run, ref in zip(compare_gradient_flow(**small), expected):
+        np.testing.assert_allclose(run.flow.norms, ref.flow.norms, rtol=1e-10)
