@@ -38,7 +38,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .backend import backend_of, get_array_module, np, to_device, to_numpy
+from .backend import backend_of, get_array_module, is_array, np, to_device, to_numpy
 from .checks import check_array, check_finite, check_float, check_last_dim, check_rank, check_shape
 from .functional import recurrent as F_recurrent
 from .nn.rnn import GRU, LSTM, RNN, RNNBase
@@ -94,6 +94,11 @@ def _prepare(layer, x, dh_n, hx):
     name = f"gradient_flow({_check_layer(layer)})"
     dtype = layer.weight_ih_l0.dtype
     check_float(x, dtype, name, "x")
+    device = backend_of(layer.weight_ih_l0.data)
+    for label, array in (("x", x), ("dh_n", dh_n)):
+        if is_array(array) and backend_of(array) != device:
+            raise TypeError(f"{name}: {label} is a {backend_of(array)} array, but the layer's parameters are on "
+                            f"{device}; move it with mr.to_device({label}, {device!r})")
     layout = "(N, T, D) or unbatched (T, D)" if layer.batch_first else "(T, N, D) or unbatched (T, D)"
     check_rank(x, (2, 3), name, "x", layout)
     check_last_dim(x, layer.input_size, name)

@@ -274,11 +274,14 @@ def test_gradflow_command_unwritable_out(tmp_path, capsys):
 
 def test_gradient_flow_on_the_current_backend(xp, rng):
     """On CuPy the walk runs on the GPU and gives NumPy's numbers (skipped where no GPU is visible)."""
-    layer = mr.LSTM(D, H, proj_size=P, dtype="float64")
+    layer = mr.LSTM(D, H, proj_size=P, dtype="float64").to("cpu")
     x, dh_n = rng.standard_normal((T, N, D)), rng.standard_normal((1, N, P))
     expected = mr.trace_gradient_flow(layer, x, dh_n)
     layer.to("cuda" if xp is not np else "cpu")
     flow = mr.trace_gradient_flow(layer, xp.asarray(x), xp.asarray(dh_n))
+    if xp is not np:
+        with pytest.raises(TypeError, match="x is a numpy array, but the layer's parameters are on cupy"):
+            mr.trace_gradient_flow(layer, x, xp.asarray(dh_n))
     assert isinstance(flow.grads, np.ndarray) and isinstance(flow.norms, np.ndarray)
     np.testing.assert_allclose(flow.grads, expected.grads, atol=1e-12)
     np.testing.assert_allclose(flow.step_factor, expected.step_factor, atol=1e-12)
