@@ -33,6 +33,8 @@ def _check_sizes(args) -> None:
                               ("--input-size", args.input_size, 1), ("--hidden", args.hidden, 1)):
         if value < low:
             raise UserError(f"{label} must be at least {low}, got {value}")
+    if not abs(args.gate_bias) <= 100:  # also catches nan and inf
+        raise UserError(f"--gate-bias must be a finite number in [-100, 100], got {args.gate_bias}")
     if args.steps * args.batch * args.hidden > 5_000_000:
         raise UserError(f"--steps x --batch x --hidden = {args.steps * args.batch * args.hidden} is too large "
                         "for a quick look (at most 5,000,000)")
