@@ -42,6 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .backend import backend_of, get_array_module, is_array, np, to_device, to_numpy
+from .checks import check_nonnegative_int, check_number, check_positive_float, check_positive_int
 from .nn.module import is_grad_enabled, no_grad
 from .nn.rnn import RNNBase
 
@@ -293,12 +294,11 @@ def check_gradients(
     Returns a ``GradcheckReport``; it raises nothing on a mismatch (see
     ``report.ok`` and ``report.raise_if_failed()``).
     """
-    if eps <= 0:
-        raise ValueError(f"check_gradients expects eps > 0, got {eps}")
-    if rtol < 0 or atol < 0:
-        raise ValueError(f"check_gradients expects rtol >= 0 and atol >= 0, got rtol={rtol}, atol={atol}")
-    if num_directions < 1:
-        raise ValueError(f"check_gradients expects num_directions >= 1, got {num_directions}")
+    eps = check_positive_float(eps, "check_gradients", "eps")
+    rtol = check_number(rtol, "check_gradients", "rtol")
+    atol = check_number(atol, "check_gradients", "atol")
+    max_elements = check_nonnegative_int(max_elements, "check_gradients", "max_elements")
+    num_directions = check_positive_int(num_directions, "check_gradients", "num_directions")
     missing = [name for name in arrays if name not in analytic]
     if missing:
         raise KeyError(f"check_gradients has no analytic gradient for {', '.join(map(repr, missing))}")

@@ -315,9 +315,9 @@ def test_seq2seq_bad_input(rng):
             model.beam_search(src, lengths, bad, 1, 2)
     with pytest.raises(ValueError, match="beam_size"):
         model.beam_search(src, lengths, 5, 1, 2, beam_size=0)
-    with pytest.raises(ValueError, match=r"eos_id in \[0, 7\]"):
+    with pytest.raises(ValueError, match=r"eos_id \(an id of the target vocabulary\) to be an integer in \[0, 7\]"):
         model.greedy_decode(src, lengths, 5, 1, 8)
-    with pytest.raises(ValueError, match=r"bos_id in \[0, 7\]"):
+    with pytest.raises(ValueError, match=r"bos_id \(an id of the target vocabulary\) to be an integer in \[0, 7\]"):
         model.beam_search(src, lengths, 5, -1, 2)
     with pytest.raises(ValueError, match=r"\[1, 5\]"):
         model.greedy_decode(src, np.array([0, 1, 1]), 5, 1, 2)

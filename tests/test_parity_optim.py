@@ -299,16 +299,16 @@ def test_grad_mismatch_errors():
     [
         (lambda ps: SGD(ps, lr=-0.1), "-0.1"),
         (lambda ps: SGD(ps, lr=float("nan")), "nan"),
-        (lambda ps: SGD(ps, lr=0.1, momentum=-0.5), "momentum -0.5"),
-        (lambda ps: SGD(ps, lr=0.1, weight_decay=-1), "weight_decay -1.0"),
+        (lambda ps: SGD(ps, lr=0.1, momentum=-0.5), "momentum to be a real number >= 0.0, got -0.5"),
+        (lambda ps: SGD(ps, lr=0.1, weight_decay=-1), "weight_decay to be a real number >= 0.0, got -1"),
         (lambda ps: SGD(ps, lr=0.1, nesterov=True), "nesterov.*momentum=0.0"),
         (lambda ps: SGD(ps, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "dampening=0.1"),
         (lambda ps: Adam(ps, lr=-1e-3), "-0.001"),
         (lambda ps: Adam(ps, betas=(1.0, 0.999)), r"beta1 .*1.0"),
         (lambda ps: Adam(ps, betas=(0.9, -0.1)), r"beta2 .*-0.1"),
         (lambda ps: Adam(ps, betas=0.9), "pair"),
-        (lambda ps: Adam(ps, eps=-1e-8), "eps -1e-08"),
-        (lambda ps: AdamW(ps, weight_decay=-0.01), "weight_decay -0.01"),
+        (lambda ps: Adam(ps, eps=-1e-8), "eps to be a real number >= 0.0, got -1e-08"),
+        (lambda ps: AdamW(ps, weight_decay=-0.01), "weight_decay to be a real number >= 0.0, got -0.01"),
         (lambda ps: Adam([]), "empty parameter list"),
         (lambda ps: SGD(iter([]), lr=0.1), "empty parameter list"),
         (lambda ps: SGD(ps + ps[:1], lr=0.1), "twice"),
@@ -364,7 +364,7 @@ def test_clip_grad_norm_edge_cases():
     p.grad = np.array([np.inf, 1.0, 0.0])
     with pytest.raises(RuntimeError, match="inf"):
         clip_grad_norm([p], 1.0, error_if_nonfinite=True)
-    with pytest.raises(ValueError, match="max_norm -1.0"):
+    with pytest.raises(ValueError, match="max_norm to be a real number >= 0.0, got -1.0"):
         clip_grad_norm([p], -1.0)
     with pytest.raises(ValueError, match="norm_type"):
         clip_grad_norm([p], 1.0, norm_type=0)
@@ -447,11 +447,11 @@ def test_schedule_state_dict_resumes(kind, kwargs):
 
 def test_schedule_errors():
     opt = SGD(make_params(np.random.default_rng(0)), lr=0.1)
-    with pytest.raises(ValueError, match="step_size 0"):
+    with pytest.raises(ValueError, match="step_size to be a positive integer, got 0"):
         StepLR(opt, step_size=0)
-    with pytest.raises(ValueError, match="step_size 2.5"):
+    with pytest.raises(ValueError, match="step_size to be a positive integer, got 2.5"):
         StepLR(opt, step_size=2.5)
-    with pytest.raises(ValueError, match="gamma -0.5"):
+    with pytest.raises(ValueError, match="gamma to be a finite positive number, got -0.5"):
         ExponentialLR(opt, gamma=-0.5)
     with pytest.raises(TypeError, match="minirnn optimizer"):
         ExponentialLR(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), gamma=0.9)

@@ -22,10 +22,18 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import get_array_module, resolve_dtype
-from ..checks import check_array, check_ids, check_lengths, check_rank, check_shape
+from ..checks import (
+    check_array,
+    check_choice,
+    check_ids,
+    check_lengths,
+    check_positive_ints,
+    check_probability,
+    check_rank,
+    check_shape,
+)
 from ..functional import softmax
 from ..nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, Module, no_grad
-from .arguments import check_choice, check_positive_ints, check_probability
 
 CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 

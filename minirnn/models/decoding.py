@@ -35,19 +35,18 @@ from __future__ import annotations
 import math
 
 from ..backend import backend_of, get_array_module, np, to_device, to_numpy
+from ..checks import check_int, check_positive_int
 from ..functional import log_softmax
 from ..nn import no_grad
-from .arguments import check_positive_int
 from .seq2seq import select_state
 
 
 def _check_decode_args(model, max_len, bos_id, eos_id, where):
     max_len = check_positive_int(max_len, where, "max_len")
     vocab = model.tgt_vocab_size
-    for name, value in (("bos_id", bos_id), ("eos_id", eos_id)):
-        if isinstance(value, bool) or int(value) != value or not 0 <= value < vocab:
-            raise ValueError(f"{where} expects {name} in [0, {vocab - 1}] (the target vocabulary), got {value!r}")
-    return int(max_len), int(bos_id), int(eos_id)
+    bos_id = check_int(bos_id, where, "bos_id (an id of the target vocabulary)", 0, vocab - 1)
+    eos_id = check_int(eos_id, where, "eos_id (an id of the target vocabulary)", 0, vocab - 1)
+    return max_len, bos_id, eos_id
 
 
 class _EvalMode:

@@ -45,7 +45,16 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import backend_of, get_array_module, get_rng, np, resolve_dtype, to_device
-from ..checks import check_array, check_ids, check_lengths, check_rank, check_shape
+from ..checks import (
+    check_array,
+    check_choice,
+    check_ids,
+    check_lengths,
+    check_positive_ints,
+    check_probability,
+    check_rank,
+    check_shape,
+)
 from ..functional import tanh, tanh_backward
 from ..nn import (
     GRU,
@@ -60,7 +69,6 @@ from ..nn import (
     Module,
     no_grad,
 )
-from .arguments import check_choice, check_positive_ints, check_probability
 
 ENCODERS = {"gru": GRU, "lstm": LSTM}
 DECODER_CELLS = {"gru": GRUCell, "lstm": LSTMCell}

@@ -32,7 +32,15 @@ weights  (N, S)
 from __future__ import annotations
 
 from ..backend import get_array_module, is_array, resolve_dtype
-from ..checks import check_finite, check_float, check_last_dim, check_rank, check_shape
+from ..checks import (
+    check_choice,
+    check_finite,
+    check_float,
+    check_last_dim,
+    check_positive_int,
+    check_rank,
+    check_shape,
+)
 from ..functional import attention as F
 from .linear import Linear
 from .module import Module, is_grad_enabled
@@ -102,10 +110,8 @@ class _AttentionBase(Module):
         super().__init__()
         name = type(self).__name__
         key_size = query_size if key_size is None else key_size
-        for label, value in (("query_size", query_size), ("key_size", key_size)):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} expects {label} to be a positive integer, got {value!r}")
-        self.query_size, self.key_size = int(query_size), int(key_size)
+        self.query_size = check_positive_int(query_size, name, "query_size")
+        self.key_size = check_positive_int(key_size, name, "key_size")
         self._dtype = resolve_dtype(dtype)
 
     @property
@@ -258,9 +264,7 @@ class BahdanauAttention(_AttentionBase):
     def __init__(self, query_size: int, key_size=None, attn_size=None, dtype=None):
         super().__init__(query_size, key_size, dtype)
         attn_size = self.query_size if attn_size is None else attn_size
-        if int(attn_size) != attn_size or attn_size < 1:
-            raise ValueError(f"BahdanauAttention expects attn_size to be a positive integer, got {attn_size!r}")
-        self.attn_size = int(attn_size)
+        self.attn_size = check_positive_int(attn_size, "BahdanauAttention", "attn_size")
         self.Wa = Linear(self.query_size, self.attn_size, dtype=self._dtype)
         self.Ua = Linear(self.key_size, self.attn_size, dtype=self._dtype)
         self.Va = Linear(self.attn_size, 1, dtype=self._dtype)
@@ -329,8 +333,7 @@ class LuongAttention(_AttentionBase):
 
     def __init__(self, query_size: int, key_size=None, kind: str = "dot", dtype=None):
         super().__init__(query_size, key_size, dtype)
-        if kind not in self.KINDS:
-            raise ValueError(f"LuongAttention kind must be one of {self.KINDS}, got {kind!r}")
+        check_choice(kind, self.KINDS, "LuongAttention", "kind")
         if kind == "dot" and self.key_size != self.query_size:
             raise ValueError(
                 f"LuongAttention(kind='dot') needs key_size == query_size, got key_size={self.key_size} and "

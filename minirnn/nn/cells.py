@@ -16,7 +16,15 @@ import math
 from typing import NamedTuple
 
 from ..backend import get_array_module, resolve_dtype, uniform
-from ..checks import check_finite, check_float, check_last_dim, check_rank, check_shape
+from ..checks import (
+    check_choice,
+    check_finite,
+    check_float,
+    check_last_dim,
+    check_positive_int,
+    check_rank,
+    check_shape,
+)
 from ..functional import cells as F
 from .module import Module, Parameter
 
@@ -32,10 +40,9 @@ class _CellBase(Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None):
         super().__init__()
         name = type(self).__name__
-        for label, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} expects {label} to be a positive integer, got {value!r}")
-        self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bool(bias)
+        input_size = check_positive_int(input_size, name, "input_size")
+        hidden_size = check_positive_int(hidden_size, name, "hidden_size")
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bool(bias)
         dtype = resolve_dtype(dtype)
         bound = 1.0 / math.sqrt(hidden_size)
         gate_size = self.gates * hidden_size
@@ -93,8 +100,7 @@ class RNNCell(_CellBase):
     gates = 1
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=None):
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        check_choice(nonlinearity, ("tanh", "relu"), "RNNCell", "nonlinearity")
         super().__init__(input_size, hidden_size, bias, dtype)
         self.nonlinearity = nonlinearity
 

@@ -37,9 +37,8 @@ run resumed from a state dict continues bit for bit.
 
 from __future__ import annotations
 
-import math
-
 from ..backend import backend_of, get_array_module, is_array, np, to_device, to_numpy
+from ..checks import check_number
 from ..nn.module import Module, Parameter
 
 STATE_DICT_FORMAT = "minirnn.optim.v1"
@@ -69,23 +68,6 @@ def as_parameter_list(params, where: str) -> list[Parameter]:
     return params
 
 
-def check_number(
-    value, name: str, where: str, low: float = 0.0, high: float | None = None, high_inclusive: bool = True
-) -> float:
-    """``value`` as a float, raising ValueError naming it unless low <= value <= high (or < high)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{where} expects {name} to be a real number, got {value!r}")
-    value = float(value)
-    too_high = high is not None and (value > high if high_inclusive else value >= high)
-    if math.isnan(value) or value < low or too_high:
-        if high is None:
-            want = f">= {low}"
-        else:
-            want = f"in [{low}, {high}{']' if high_inclusive else ')'}"
-        raise ValueError(f"{where}: invalid {name} {value!r}, expected {want}")
-    return value
-
-
 class Optimizer:
     """Base class: subclasses implement ``_check_hyperparameters``, ``_state_array_names`` and ``_update``."""
 
@@ -108,7 +90,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value) -> None:
-        self.param_groups[0]["lr"] = check_number(value, "learning rate (lr)", type(self).__name__)
+        self.param_groups[0]["lr"] = check_number(value, type(self).__name__, "learning rate (lr)")
 
     def _check_hyperparameters(self, hyperparameters: dict) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError
