@@ -20,10 +20,10 @@ from __future__ import annotations
 
 import argparse
 
-from . import checkpoint_commands, gradcheck_command, training
+from . import checkpoint_commands, explain_command, gradcheck_command, gradflow_command, training
 from .common import EXIT_USAGE, Parser, UserError, limit_blas_threads, note
 
-COMMAND_MODULES = (training, checkpoint_commands, gradcheck_command)
+COMMAND_MODULES = (training, checkpoint_commands, gradcheck_command, gradflow_command, explain_command)
 
 EPILOG = """\
 examples:
