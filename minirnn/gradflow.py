@@ -27,7 +27,7 @@ norm ``||g_t||`` changes with t is the story of vanishing and exploding gradient
 
 The gradients here come from minirnn's own BPTT: the reference forward loop
 ``functional.recurrent.recurrent_forward`` and its per-step backward
-``step_backward``, the functions ``recurrent_backward`` calls. Nothing is estimated
+``cell_backward``, the functions ``recurrent_backward`` calls. Nothing is estimated
 by finite differences.
 
 Shapes: x (T, N, D) (or (N, T, D) with batch_first, or unbatched (T, D)); h_n and
@@ -40,7 +40,7 @@ from typing import NamedTuple
 
 from .backend import backend_of, get_array_module, is_array, np, to_device, to_numpy
 from .checks import check_array, check_finite, check_float, check_last_dim, check_rank, check_shape
-from .functional import recurrent as F_recurrent
+from .functional.recurrent import cell_backward, recurrent_forward
 from .nn.rnn import GRU, LSTM, RNN, RNNBase
 
 CELLS = {"rnn_tanh": "RNN (tanh)", "gru": "GRU", "lstm": "LSTM"}  # what compare_gradient_flow runs
@@ -137,16 +137,15 @@ def trace_gradient_flow(layer, x, dh_n, hx=None) -> GradientFlow:
     """
     x, state0, dh, unbatched = _prepare(layer, x, dh_n, hx)
     mode, params = layer.mode, layer._direction_params(0, 0)
-    _, _, cache = F_recurrent.recurrent_forward(mode, x, state0, params)
+    _, _, cache = recurrent_forward(mode, x, state0, params)
     xp = get_array_module(x)
     steps = x.shape[0]
     grads = xp.empty((steps,) + dh.shape, dtype=dh.dtype)
-    # The state gradient after the last step: dh_n, and dc_n = None (c_n is not in L).
-    dstate = (dh, None) if mode == "lstm" else (dh,)
+    dc = None  # the state gradient after the last step: dh_n, and no dc_n (c_n is not in L)
     for t in reversed(range(steps)):
-        grads[t] = dstate[0]  # g_t: everything that reaches h_t from the steps after t
-        _, dstate, _ = F_recurrent.step_backward(mode, dstate, cache.step_caches[t])
-    grads, dh0 = to_numpy(grads), to_numpy(dstate[0])
+        grads[t] = dh  # g_t: everything that reaches h_t from the steps after t
+        _, dh, dc, _ = cell_backward(mode, dh, dc, cache.step_caches[t])
+    grads, dh0 = to_numpy(grads), to_numpy(dh)
     norms = np.sqrt((grads.astype(np.float64) ** 2).sum(axis=(1, 2)))
     factors = np.array([_step_factor(mode, c) for c in cache.step_caches])
     if unbatched:
