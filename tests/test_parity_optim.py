@@ -233,6 +233,22 @@ def test_load_state_dict_errors():
     missing = {"meta": sd["meta"], "arrays": {k: v for k, v in sd["arrays"].items() if k != "state.2.exp_avg_sq"}}
     with pytest.raises(KeyError, match="state.2.exp_avg_sq"):
         Adam(make_params(rng)).load_state_dict(missing)
+    extra = {"meta": sd["meta"], "arrays": {**sd["arrays"], "state.0.momentum_buffer": np.zeros(SHAPES[0])}}
+    with pytest.raises(KeyError, match=r"unexpected arrays \['state.0.momentum_buffer'\]"):
+        Adam(make_params(rng)).load_state_dict(extra)
+    for meta, message in [
+        ({**sd["meta"], "format": "v0"}, "expects format 'minirnn.optim.v1', got 'v0'"),
+        ({**sd["meta"], "hyperparameters": {**sd["meta"]["hyperparameters"], "rho": 0.9}}, r"unknown .*\['rho'\]"),
+        ({**sd["meta"], "state": {**sd["meta"]["state"], "9": {"step": 1}}}, r"parameter 9, which is outside \[0, 3\]"),
+    ]:
+        fresh = Adam(make_params(rng))
+        with pytest.raises(ValueError, match=message):
+            fresh.load_state_dict({"meta": meta, "arrays": sd["arrays"]})
+        assert fresh.step_count == 0 and not any(fresh.state)
+    resumed = Adam(make_params(rng), lr=0.5, betas=(0.5, 0.6))
+    resumed.load_state_dict(sd)
+    assert resumed.hyperparameters == opt.hyperparameters and resumed.step_count == 1
+    assert resumed.param_groups[0]["betas"] == (0.9, 0.999)  # JSON's list comes back a tuple
 
 
 # --------------------------------------------------------------------------- stepping details

@@ -5,7 +5,17 @@ from __future__ import annotations
 import os
 import time
 
-from .common import epoch_printer, load_user_file, print_fit_summary, run_dir, save_pngs, say, set_device
+from .common import (
+    epoch_printer,
+    init_world,
+    load_user_file,
+    print_fit_summary,
+    run_dir,
+    save_pngs,
+    say,
+    set_device,
+    tqdm_progress,
+)
 
 
 def train_classifier(args, settings, mode) -> int:
@@ -18,6 +28,7 @@ def train_classifier(args, settings, mode) -> int:
     from ..train.recipes import classify_data
 
     started = time.perf_counter()
+    world = init_world(args)
     backend = set_device(args.device, args.threads)
     mr.manual_seed(args.seed)
     if args.data:
@@ -44,8 +55,11 @@ def train_classifier(args, settings, mode) -> int:
     history = fit(model, data.train, data.val, task="classify", optimizer=optimizer, epochs=settings["epochs"],
                   clip=settings["clip"], patience=settings["patience"], checkpoint_dir=folder,
                   vocabs=data.vocabs, extra={"task": "classify", "mode": mode, "lower": True, "classes": data.classes},
-                  seed=args.seed, progress=not args.no_progress, callback=epoch_printer(settings["epochs"]))
+                  seed=args.seed, progress=tqdm_progress(settings["epochs"], not args.no_progress),
+                  callback=epoch_printer(settings["epochs"]), world=world)
     print_fit_summary(history)
+    if not world.is_root:
+        return 0  # the other ranks of a distributed run only train
     model = load_checkpoint(os.path.join(folder, "best.npz")).model
     scores = evaluate(model, data.test, task="classify")
     say(f"\nheld-out test accuracy: {scores['accuracy']:.1%} ({len(data.test_examples)} examples)")

@@ -13,14 +13,21 @@ class UserError(Exception):
     """A mistake in the command line or its files: reported in one line, exit status 2."""
 
 
+# The rank of this process in a distributed run (--distributed under mpirun): only rank 0
+# prints and creates folders; the other ranks train silently.
+_rank = 0
+
+
 def say(text: str = "") -> None:
     """Print one line of the command's output (the CLI is the only layer that prints)."""
-    print(text, flush=True)
+    if _rank == 0:
+        print(text, flush=True)
 
 
 def note(text: str) -> None:
     """Print a remark on stderr, so that stdout stays the command's result."""
-    print(text, file=sys.stderr, flush=True)
+    if _rank == 0:
+        print(text, file=sys.stderr, flush=True)
 
 
 class Parser(argparse.ArgumentParser):
@@ -81,13 +88,80 @@ def set_device(device: str, threads: int = 1) -> str:
     return mr.backend.get_backend()
 
 
+# =========================================================================== distributed runs
+
+
+def init_world(args):
+    """The ``minirnn.distributed.World`` of this run: MPI's under ``--distributed``, else one process.
+
+    On ranks other than 0 it silences ``say``/``note`` and ``run_dir``'s folder creation.
+    """
+    from .. import distributed
+
+    if not getattr(args, "distributed", False):
+        return distributed.SINGLE
+    if not distributed.mpi_available():
+        raise UserError(f"--distributed needs mpi4py, which is not installed: {distributed.MPI_EXTRA}")
+    try:
+        world = distributed.init()
+    except distributed.MPIUnavailable as err:
+        raise UserError(str(err)) from err
+    global _rank
+    _rank = world.rank
+    if not distributed.under_launcher():
+        note("note: --distributed without mpirun trains in this one process; start it with "
+             "mpirun -n K python -m minirnn ... --distributed")
+    if getattr(args, "device", "cpu") != "cpu" and world.size > 1:
+        distributed.select_device(world)  # one GPU per rank
+    return world
+
+
+# =========================================================================== progress bars
+
+
+class _TqdmBar:
+    """One epoch's tqdm bar behind fit's progress interface: ``update(n, **postfix)``, ``close()``."""
+
+    def __init__(self, bar):
+        self.bar = bar
+
+    def update(self, n: int = 1, **postfix) -> None:
+        self.bar.update(n)
+        if postfix:
+            self.bar.set_postfix({k: f"{v:.4f}" if isinstance(v, float) else v for k, v in postfix.items()},
+                                 refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def tqdm_progress(epochs: int, enabled: bool = True, stream=None):
+    """fit's ``progress`` factory drawing a tqdm bar per epoch on stderr, or None for no bar.
+
+    The bar is drawn only when ``enabled`` and the stream (stderr) is a terminal: a bar
+    redrawn into a log file or a pipe is noise.
+    """
+    stream = sys.stderr if stream is None else stream
+    if not enabled or not (hasattr(stream, "isatty") and stream.isatty()):
+        return None
+
+    def progress(total: int, epoch: int) -> _TqdmBar:
+        from tqdm import tqdm
+
+        return _TqdmBar(tqdm(total=total, desc=f"epoch {epoch}/{epochs}", file=stream, leave=False,
+                             dynamic_ncols=True))
+
+    return progress
+
+
 # =========================================================================== files
 
 
 def run_dir(out: str, name: str | None, default: str) -> str:
     """``out/name``, by default ``runs/<command>`` (a rerun replaces its checkpoints)."""
     path = os.path.join(out, name or default)
-    os.makedirs(path, exist_ok=True)
+    if _rank == 0:  # in a distributed run only rank 0 writes
+        os.makedirs(path, exist_ok=True)
     return path
 
 
@@ -158,13 +232,15 @@ def output_labels(translation) -> list[str]:
 
 
 def epoch_printer(total: int):
-    """A fit callback that prints one line per finished epoch (tqdm draws the bar meanwhile)."""
+    """A fit callback that prints one line per finished epoch (a tqdm bar is drawn meanwhile on a terminal)."""
 
     def callback(record, history):
         parts = [f"epoch {record['epoch']:>2}/{total}", f"loss {record['loss']:.4f}", f"acc {record['accuracy']:.3f}"]
-        for key, label in (("val_loss", "val loss"), ("val_accuracy", "val acc"), ("val_exact_match", "val exact")):
-            if key in record:
-                parts.append(f"{label} {record[key]:.4f}" if key == "val_loss" else f"{label} {record[key]:.3f}")
+        labels = {"val_loss": "val loss", "val_accuracy": "val acc", "val_exact_match": "val exact"}
+        for key, value in record.items():
+            if key.startswith("val_") and value is not None:  # fit's own, then val_metrics' (val_bleu, ...)
+                label = labels.get(key, key.replace("_", " "))
+                parts.append(f"{label} {value:.4f}" if key == "val_loss" else f"{label} {value:.3f}")
         parts.append(f"{record['time']:.1f}s")
         say("  " + "  ".join(parts))
         return False

@@ -41,7 +41,16 @@ from ..checks import (
     check_rank,
     check_shape,
 )
-from ..functional import attention as F
+from ..functional.attention import (
+    bahdanau_attend_backward,
+    bahdanau_attend_forward,
+    bahdanau_prepare_backward,
+    bahdanau_prepare_forward,
+    luong_attend_backward,
+    luong_attend_forward,
+    luong_prepare_backward,
+    luong_prepare_forward,
+)
 from .linear import Linear
 from .module import Module, is_grad_enabled
 
@@ -270,10 +279,10 @@ class BahdanauAttention(_AttentionBase):
         self.Va = Linear(self.attn_size, 1, dtype=self._dtype)
 
     def _project(self, keys):
-        return F.bahdanau_prepare_forward(keys, self.Ua.weight.data, self.Ua.bias.data)
+        return bahdanau_prepare_forward(keys, self.Ua.weight.data, self.Ua.bias.data)
 
     def _project_backward(self, memory):
-        dkeys, dua_weight, dua_bias = F.bahdanau_prepare_backward(
+        dkeys, dua_weight, dua_bias = bahdanau_prepare_backward(
             memory.dprojected_keys, memory.dkeys, memory.prepare_cache
         )
         self.Ua.weight.accumulate(dua_weight)
@@ -281,13 +290,13 @@ class BahdanauAttention(_AttentionBase):
         return dkeys
 
     def _attend(self, query, memory):
-        return F.bahdanau_attend_forward(
+        return bahdanau_attend_forward(
             query, memory.keys, memory.projected_keys, memory.mask,
             self.Wa.weight.data, self.Wa.bias.data, self.Va.weight.data, self.Va.bias.data,
         )  # fmt: skip
 
     def _attend_backward(self, dcontext, dweights, cache):
-        dquery, dkeys, dprojected, dwa_weight, dwa_bias, dva_weight, dva_bias = F.bahdanau_attend_backward(
+        dquery, dkeys, dprojected, dwa_weight, dwa_bias, dva_weight, dva_bias = bahdanau_attend_backward(
             dcontext, dweights, cache
         )
         self.Wa.weight.accumulate(dwa_weight)
@@ -347,19 +356,19 @@ class LuongAttention(_AttentionBase):
         return self.W.weight.data if self.kind == "general" else None
 
     def _project(self, keys):
-        return F.luong_prepare_forward(keys, self._weight())
+        return luong_prepare_forward(keys, self._weight())
 
     def _project_backward(self, memory):
-        dkeys, dweight = F.luong_prepare_backward(memory.dprojected_keys, memory.dkeys, memory.prepare_cache)
+        dkeys, dweight = luong_prepare_backward(memory.dprojected_keys, memory.dkeys, memory.prepare_cache)
         if self.kind == "general":
             self.W.weight.accumulate(dweight)
         return dkeys
 
     def _attend(self, query, memory):
-        return F.luong_attend_forward(query, memory.keys, memory.projected_keys, memory.mask)
+        return luong_attend_forward(query, memory.keys, memory.projected_keys, memory.mask)
 
     def _attend_backward(self, dcontext, dweights, cache):
-        return F.luong_attend_backward(dcontext, dweights, cache)
+        return luong_attend_backward(dcontext, dweights, cache)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, kind={self.kind!r}"

@@ -39,6 +39,22 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
+@contextlib.contextmanager
+def inference_mode(model):
+    """``eval()`` mode and ``no_grad()`` for the block; the model's previous mode comes back after.
+
+    For prediction, decoding and evaluation: dropout is off and no caches pile up.
+    ``with inference_mode(model): logits = model(ids)``.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
 class Parameter:
     """A trainable array ``data`` and its accumulated gradient ``grad``.
 
@@ -116,6 +132,25 @@ def _constructor_arguments(cls, args, kwargs) -> dict | None:
     return config
 
 
+def _device_or_dtype(arg):
+    """``("device", name)`` or ``("dtype", dtype)`` for one positional argument of ``Module.to``."""
+    if isinstance(arg, str):
+        try:
+            return "device", check_backend_name(arg)
+        except ValueError:
+            pass
+        try:
+            return "dtype", resolve_dtype(arg)
+        except TypeError:
+            raise ValueError(
+                f"unknown backend {arg!r}; expected one of 'numpy' (cpu) or 'cupy' (cuda), or a floating dtype "
+                "such as 'float64'"
+            ) from None
+    if arg is None:
+        raise TypeError("Module.to expects a device ('cpu', 'cuda') or a floating dtype (np.float64), got None")
+    return "dtype", resolve_dtype(arg)
+
+
 class Module:
     """Base class of every layer and model.
 
@@ -184,9 +219,6 @@ class Module:
             object.__setattr__(self, name, None)
         else:
             setattr(self, name, param)
-
-    def add_module(self, name: str, module) -> None:
-        setattr(self, name, module)
 
     # ------------------------------------------------------------------ traversal
     def named_modules(self, prefix: str = ""):
@@ -273,15 +305,63 @@ class Module:
             else:
                 p.grad[...] = 0
 
-    def to(self, backend: str):
-        """Move every parameter to ``backend`` ('numpy'/'cpu' or 'cupy'/'cuda'); returns self."""
-        backend = check_backend_name(backend)
+    def to(self, *args, device=None, dtype=None):
+        """Move and/or cast every parameter and gradient, as torch's ``Module.to``; returns self.
+
+        ======================================  ======================================
+        ``m.to("cuda")``, ``m.to("cpu")``       the backend: 'numpy'/'cpu', 'cupy'/'cuda'
+        ``m.to(np.float64)``, ``m.to("float64")``  the dtype: float16, float32, float64
+        ``m.to("cuda", np.float32)``            both; also ``to(device=..., dtype=...)``
+        ======================================  ======================================
+
+        A cast also updates what records a dtype besides the arrays (an attention's
+        ``_dtype``, a model's ``config``), and a move or a cast drops the pending
+        forward caches, which hold arrays of the old kind. Build optimizers after a
+        cast: their moment buffers keep the dtype they were made with (as in PyTorch).
+        """
+        for arg in args:
+            kind, value = _device_or_dtype(arg)
+            if (device if kind == "device" else dtype) is not None:
+                raise TypeError(f"{type(self).__name__}.to got two {kind}s, the second {arg!r}")
+            device, dtype = (value, dtype) if kind == "device" else (device, value)
+        if device is not None:
+            self._move(check_backend_name(device))
+        if dtype is not None:
+            self._cast(resolve_dtype(dtype))
+        return self
+
+    def double(self):
+        """Cast every parameter and gradient to float64 (``to(np.float64)``); returns self."""
+        return self.to(dtype="float64")
+
+    def float(self):
+        """Cast every parameter and gradient to float32 (``to(np.float32)``); returns self."""
+        return self.to(dtype="float32")
+
+    def half(self):
+        """Cast every parameter and gradient to float16 (``to(np.float16)``); returns self."""
+        return self.to(dtype="float16")
+
+    def _move(self, backend: str) -> None:
         for p in self.parameters():
             p.data = to_device(p.data, backend)
             if p.grad is not None:
                 p.grad = to_device(p.grad, backend)
         self.clear_caches()
-        return self
+
+    def _cast(self, dtype) -> None:
+        for p in self.parameters():
+            p.data = p.data.astype(dtype, copy=False)
+            if p.grad is not None:
+                p.grad = p.grad.astype(dtype, copy=False)
+        for module in self.modules():
+            # What records a dtype besides the arrays: the checks made against it must see the new one.
+            if "_dtype" in module.__dict__:
+                object.__setattr__(module, "_dtype", dtype)
+            config = module.__dict__.get("_config")  # a module without parameters keeps its dtype here
+            if isinstance(config, dict) and "dtype" in config:
+                config["dtype"] = dtype.name
+        self.clear_caches()
 
     @property
     def dtype(self):
