@@ -234,8 +234,7 @@ def test_builtins_are_registered_including_bridge():
     for cls in (mr.LSTM, mr.GRU, mr.RNN, mr.LSTMCell, mr.GRUCell, mr.RNNCell, mr.Linear, mr.Embedding,
                 mr.BahdanauAttention, mr.LuongAttention, Seq2Seq, SequenceClassifier):
         assert names[f"{cls.__module__}.{cls.__qualname__}"] is cls
-    bridge = getattr(mr.nn, "Bridge", None) or mr.models.Bridge
-    assert names["minirnn.models.seq2seq.Bridge"] is bridge
+    assert names["minirnn.nn.bridge.Bridge"] is names["minirnn.models.seq2seq.Bridge"] is mr.nn.Bridge
     assert not any(issubclass(cls, (mr.Dropout, mr.CrossEntropyLoss)) for cls in names.values())
 
 

@@ -98,13 +98,9 @@ def _register_builtins() -> None:
     from .. import models, nn
 
     for layer in (nn.RNN, nn.LSTM, nn.GRU, nn.RNNCell, nn.GRUCell, nn.LSTMCell, nn.Linear, nn.Embedding,
-                  nn.BahdanauAttention, nn.LuongAttention):
+                  nn.BahdanauAttention, nn.LuongAttention, nn.Bridge):
         register_model(layer)
-    # Bridge moves from models/ to nn/ (issue 8): take it from whichever package exports it,
-    # and keep the name it had in models/ readable.
-    bridge = getattr(nn, "Bridge", None) or models.Bridge
-    register_model(bridge)
-    register_model(bridge, name="minirnn.models.seq2seq.Bridge")
+    register_model(nn.Bridge, name="minirnn.models.seq2seq.Bridge")  # where it lived until issue 8 moved it
     register_model(models.SequenceClassifier, vocab_sizes={"src": "vocab_size"})
     register_model(models.Seq2Seq, vocab_sizes={"src": "src_vocab_size", "tgt": "tgt_vocab_size"})
 
