@@ -294,9 +294,9 @@ def test_every_module_has_a_config_that_rebuilds_it(module):
 def test_config_records_the_call_and_follows_the_parameters_dtype():
     lin = mr.Linear(np.int64(3), 2, dtype=np.float64)
     assert lin.config == {"in_features": 3, "out_features": 2, "bias": True, "dtype": "float64"}
-    for p in lin.parameters():  # as a cast does (Module.float(), when it exists)
-        p.data = p.data.astype(np.float32)
-    assert lin.config["dtype"] == "float32"
+    assert lin.float().config["dtype"] == "float32"
+    dot = mr.LuongAttention(3, kind="dot", dtype="float32")  # no parameters: the cast updates the record
+    assert dot.double().config["dtype"] == "float64" and type(dot)(**dot.config).compute_dtype == np.float64
     assert mr.io.model_config(lin) == lin.config
 
 
