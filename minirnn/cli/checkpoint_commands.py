@@ -15,18 +15,24 @@ from .common import (
 
 
 def _require_seq2seq(ckpt, command):
-    if "tgt" not in ckpt.vocabs:
-        raise UserError(f"{ckpt.path} holds a {ckpt.model_class}, not a seq2seq model; use `predict` instead of "
-                        f"`{command}`" if ckpt.model_class == "SequenceClassifier"
-                        else f"{ckpt.path} has no target vocabulary, so `{command}` cannot use it")
+    from ..models import Seq2Seq, SequenceClassifier
+
+    if isinstance(ckpt.model, SequenceClassifier):
+        raise UserError(f"{ckpt.path} holds a SequenceClassifier, not a seq2seq model; use `predict` instead of "
+                        f"`{command}`")
+    if not isinstance(ckpt.model, Seq2Seq):
+        raise UserError(f"{ckpt.path} holds a {ckpt.model_class}, which `{command}` cannot run (it needs a Seq2Seq)")
+    if "src" not in ckpt.vocabs or "tgt" not in ckpt.vocabs:
+        raise UserError(f"{ckpt.path} has no source and target vocabularies, so `{command}` cannot use it")
 
 
 def cmd_translate(args) -> int:
+    from ..models import SequenceClassifier
     from ..train.inference import translate
     from ..viz import attention_heatmap
 
     ckpt = load_checkpoint_file(args.checkpoint, args.device)
-    if ckpt.model_class == "SequenceClassifier":
+    if isinstance(ckpt.model, SequenceClassifier):
         return cmd_predict(args, ckpt)
     _require_seq2seq(ckpt, "translate")
     mode, lower = ckpt.extra.get("mode", "word"), ckpt.extra.get("lower", True)
@@ -49,13 +55,16 @@ def cmd_translate(args) -> int:
 
 
 def cmd_predict(args, ckpt=None) -> int:
+    from ..models import Seq2Seq, SequenceClassifier
     from ..train.inference import classify_texts
 
     ckpt = ckpt or load_checkpoint_file(args.checkpoint, args.device)
-    if ckpt.model_class != "SequenceClassifier":
-        if "tgt" in ckpt.vocabs:
-            return cmd_translate(args)
+    if isinstance(ckpt.model, Seq2Seq):
+        return cmd_translate(args)
+    if not isinstance(ckpt.model, SequenceClassifier):
         raise UserError(f"{ckpt.path} holds a {ckpt.model_class}, which `predict` cannot run")
+    if "src" not in ckpt.vocabs:
+        raise UserError(f"{ckpt.path} has no 'src' vocabulary, so `predict` cannot use it")
     classes = ckpt.extra.get("classes") or [str(i) for i in range(ckpt.model.num_classes)]
     mode, lower = ckpt.extra.get("mode", "word"), ckpt.extra.get("lower", True)
     try:

@@ -11,6 +11,7 @@ from .common import (
     UserError,
     add_common_options,
     epoch_printer,
+    init_world,
     load_user_file,
     output_labels,
     print_fit_summary,
@@ -56,6 +57,7 @@ def _fit_seq2seq(args, pairs, kind, settings, mode, join):
     from ..train import fit
     from ..train.recipes import seq2seq_data
 
+    args.world = init_world(args)
     backend = set_device(args.device, args.threads)
     mr.manual_seed(args.seed)
     data = seq2seq_data(pairs, val_size=settings["val"], test_size=settings["test"],
@@ -70,7 +72,7 @@ def _fit_seq2seq(args, pairs, kind, settings, mode, join):
                   clip=settings["clip"], patience=settings["patience"], checkpoint_dir=folder, vocabs=data.vocabs,
                   extra={"task": kind, "mode": mode, "lower": True, "join": join}, seed=args.seed,
                   progress=tqdm_progress(settings["epochs"], not args.no_progress),
-                  callback=epoch_printer(settings["epochs"]))
+                  callback=epoch_printer(settings["epochs"]), world=args.world)
     print_fit_summary(history)
     return data, history, folder
 
@@ -115,6 +117,8 @@ def seq2seq_run(args, pairs, kind: str, settings: dict, mode: str = "word", samp
     started = time.perf_counter()
     data, history, folder = _fit_seq2seq(args, pairs, kind, settings, mode, join)
     train_time = time.perf_counter() - started
+    if not args.world.is_root:
+        return None  # the other ranks of a distributed run only train
 
     best_path = os.path.join(folder, "best.npz")
     best = load_checkpoint(best_path)
@@ -199,6 +203,9 @@ def _add_run_options(parser) -> None:
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run: little data, a small model, 2 epochs")
     parser.add_argument("--out", default="runs", help="parent folder of the run folder (default runs/)")
     parser.add_argument("--name", default=None, help="the run folder's name (default: the task, e.g. runs/demo)")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel training over MPI: mpirun -n K python -m minirnn ... --distributed "
+                        "(needs the mpi extra)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no tqdm progress bar (drawn only when stderr is a terminal)")
     add_common_options(parser)
