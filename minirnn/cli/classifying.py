@@ -86,13 +86,14 @@ def read_labeled_file(args):
     except DataFormatError as err:
         raise UserError(str(err)) from err
     layout = records.layout
-    problem = label_column_problem(layout)
-    if problem:
-        columns = ", ".join(f"{i} {layout.column_name(i)}" for i in range(layout.num_columns))
-        raise UserError(f"{path}: {problem}. Name the label column with --label-col NAME or INDEX (and the text "
-                        f"with --text-col); the columns are {columns}")
     if len(records) < MIN_ROWS:
         raise UserError(f"{path} has only {len(records)} usable rows; need at least {MIN_ROWS} to train")
+    problem = label_column_problem(layout)
+    if problem:
+        columns = (", ".join(f"{i} {layout.column_name(i)}" for i in range(layout.num_columns)) if layout.header
+                   else f"numbered 0 to {layout.num_columns - 1}")
+        raise UserError(f"{path}: {problem}. Name the label column with --label-col NAME or INDEX (and the text "
+                        f"with --text-col); the columns are {columns}")
     return records
 
 

@@ -242,7 +242,7 @@ def label_column_problem(layout: ColumnLayout, max_share: float = 0.5) -> str | 
     usual cause is a text column taken for the labels.
     """
     if layout.num_rows and layout.num_labels > max_share * layout.num_rows:
-        return (f"the label column {layout.column_name(layout.label_col)} has {layout.num_labels:,} distinct values "
+        return (f"the label column ({layout.column_name(layout.label_col)}) has {layout.num_labels:,} distinct values "
                 f"in {layout.num_rows:,} rows, which looks like text rather than class labels")
     return None
 
