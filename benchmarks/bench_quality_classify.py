@@ -2,6 +2,7 @@
 
     python benchmarks/bench_quality_classify.py                 # 3 seeds, the full names file
     python benchmarks/bench_quality_classify.py --seeds 1       # one seed
+    python benchmarks/bench_quality_classify.py --seeds 6 --first-seed 6   # seeds 6 to 11
     python benchmarks/bench_quality_classify.py --json out.json
 
 The file: surnames with their language, ``name,language`` with a header, built from the
@@ -244,7 +245,8 @@ def print_table(results) -> None:
 
 def main_bench() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--seeds", type=int, default=3, help="how many seeds (default 3)")
+    parser.add_argument("--first-seed", type=int, default=0, help="the first seed (default 0)")
     parser.add_argument("--json", default=None)
     args = parser.parse_args()
     torch.set_num_threads(1)  # minirnn's CLI runs BLAS on one thread by default
@@ -253,7 +255,8 @@ def main_bench() -> None:
         rows = write_names_csv(data_path)
         print(f"names.csv: {rows:,} rows, {len(LOCALES)} languages (Faker surname lists), header name,language")
         print(f"numpy {np.__version__}, torch {torch.__version__}, 1 thread each")
-        results = [one_seed(data_path, os.path.join(tmp, "runs"), seed) for seed in range(args.seeds)]
+        seeds = range(args.first_seed, args.first_seed + args.seeds)
+        results = [one_seed(data_path, os.path.join(tmp, "runs"), seed) for seed in seeds]
     print_table(results)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as f:
