@@ -86,6 +86,7 @@ def test_case_variants_bad_lines_and_balanced_weights(tmp_path, capsys):
     assert "warning: labels differing only in case are separate classes: 'Positive' (40) / 'positive' (4)" in out
     assert "1 bad line(s) skipped" in out and "skipped line 58: expected 2 comma-separated fields, got 3" in out
     assert "class weights: balanced" in out
+    assert "3 classes (training counts, largest/smallest " in out  # the imbalance, in one number
     weights = load_checkpoint(tmp_path / "runs" / "run" / "best.npz").extra["class_weight"]
     counts = np.array([int(line.split()[1]) for line in out.splitlines() if line.strip().split()[0:1] in
                        (["Positive"], ["negative"], ["positive"]) and "weight" in line])

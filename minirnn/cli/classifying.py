@@ -120,8 +120,8 @@ def describe_classes(classes, train_labels, weights) -> None:
     counts = Counter(train_labels)
     total = sum(counts.values())
     largest = max(counts.values())
-    smallest = min(counts.get(c, 0) for c in classes)
-    ratio = f", largest/smallest {largest / smallest:.1f}" if smallest else ""
+    smallest = min(counts.get(index, 0) for index in range(len(classes)))
+    ratio = f", largest/smallest {largest / smallest:.1f}" if smallest else ", a class has none"
     say(f"  {len(classes)} classes (training counts{ratio}):")
     for index, name in enumerate(classes):
         weight = "" if weights is None else f"  weight {weights[index]:.3f}"
