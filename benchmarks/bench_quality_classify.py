@@ -13,7 +13,7 @@ languages stays in each (the real data has such collisions too).
 
 minirnn: ``python -m minirnn train classify --data names.csv`` with every default (run
 in this process): the header and columns found by evidence, a stratified 80/10/10
-split, character tokens, an LSTM (embed 64, hidden 128), Adam 3e-3 decaying to a tenth
+split, character tokens, an LSTM (embed 64, hidden 128), Adam 3e-3 decaying to 0.3 of it
 over the epochs, batch 64, clip 1, up to 10 epochs, best.npz on validation macro-F1,
 early stopping patience 3.
 

@@ -36,7 +36,7 @@ from .common import (
 )
 
 MIN_ROWS = 20
-LR_FALL = 0.1  # the learning rate falls exponentially to this share of --lr over the run's epochs
+LR_FALL = 0.3  # the learning rate falls exponentially to this share of --lr over the run's epochs
 MONITOR_WHY = {
     "val_macro_f1": "the highest validation macro-F1 (every class counts the same, so always answering the "
                     "majority class cannot win)",
@@ -162,8 +162,10 @@ def _class_weights(args, data):
 def _lr_gamma(epochs: int) -> float:
     """The per-epoch factor that brings the learning rate to LR_FALL of its start by the last epoch.
 
-    A decaying rate lets the last epochs settle instead of bouncing around the minimum;
-    on the names benchmark it added about 1.4 points of held-out accuracy (6 seeds).
+    A decaying rate lets the last epochs settle instead of bouncing around the minimum.
+    On the names benchmark (8 seeds, against a constant rate) falling to 0.3 added
+    0.8 points of held-out accuracy and 0.014 of macro-F1; falling to 0.1 added 1.0
+    point of accuracy but no macro-F1.
     """
     return LR_FALL ** (1.0 / max(int(epochs) - 1, 1))
 
