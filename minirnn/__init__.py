@@ -27,6 +27,7 @@ from .nn import (
     Module,
     Parameter,
     RNNCell,
+    inference_mode,
     no_grad,
 )
 from .train import fit
@@ -66,6 +67,7 @@ __all__ = [
     "functional",
     "get_default_dtype",
     "gradcheck",
+    "inference_mode",
     "manual_seed",
     "models",
     "nn",

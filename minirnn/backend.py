@@ -162,13 +162,6 @@ def to_device(a, backend: str | None = None):
     return to_numpy(a) if not isinstance(a, np.ndarray) else a
 
 
-def asarray(a, dtype=None, backend: str | None = None):
-    """``a`` as an array on ``backend``, converted to ``dtype`` when one is given."""
-    xp = backend_module(backend)
-    a = to_device(a, backend)
-    return xp.asarray(a) if dtype is None else xp.asarray(a, dtype=resolve_dtype(dtype))
-
-
 # --------------------------------------------------------------------------- randomness
 
 

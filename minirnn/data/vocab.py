@@ -18,6 +18,7 @@ import os
 from collections import Counter
 
 from ..backend import np, to_numpy
+from ..checks import check_int, check_positive_int
 from ..files import atomic_open
 from .errors import DataFormatError
 
@@ -53,10 +54,9 @@ class Vocab:
         Keeps tokens seen at least ``min_freq`` times; ``max_size`` caps ``len(vocab)``,
         the four specials included. Order: frequency (descending), then alphabetical.
         """
-        if int(min_freq) < 1:
-            raise ValueError(f"min_freq must be >= 1, got {min_freq}")
-        if max_size is not None and int(max_size) < len(SPECIALS):
-            raise ValueError(f"max_size must be at least {len(SPECIALS)} (the specials), got {max_size}")
+        min_freq = check_positive_int(min_freq, "Vocab.build", "min_freq")
+        if max_size is not None:  # room for the specials at least
+            max_size = check_int(max_size, "Vocab.build", "max_size", low=len(SPECIALS))
         counts: Counter = Counter()
         for tokens in token_lists:
             if isinstance(tokens, str):

@@ -34,6 +34,22 @@ def is_grad_enabled() -> bool:
     return _grad_enabled
 
 
+@contextlib.contextmanager
+def inference_mode(model):
+    """``eval()`` mode and ``no_grad()`` for the block; the model's previous mode comes back after.
+
+    For prediction, decoding and evaluation: dropout is off and no caches pile up.
+    ``with inference_mode(model): logits = model(ids)``.
+    """
+    was_training = model.training
+    model.eval()
+    try:
+        with no_grad():
+            yield model
+    finally:
+        model.train(was_training)
+
+
 class Parameter:
     """A trainable array ``data`` and its accumulated gradient ``grad``.
 
@@ -109,9 +125,6 @@ class Module:
             object.__setattr__(self, name, None)
         else:
             setattr(self, name, param)
-
-    def add_module(self, name: str, module) -> None:
-        setattr(self, name, module)
 
     # ------------------------------------------------------------------ traversal
     def named_modules(self, prefix: str = ""):

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import backend_of, np, to_device, to_numpy
+from ..checks import check_positive_int
 
 
 class Translation(NamedTuple):
@@ -51,8 +52,7 @@ def translate(model, src_vocab, tgt_vocab, texts, max_len: int = 30, beam_size: 
     """Decode each text; greedy when ``beam_size == 1``, beam search otherwise."""
     if isinstance(texts, str):
         texts = [texts]
-    if isinstance(beam_size, bool) or not isinstance(beam_size, (int, np.integer)) or beam_size < 1:
-        raise ValueError(f"translate: beam_size must be a positive integer, got {beam_size!r}")
+    beam_size = check_positive_int(beam_size, "translate", "beam_size")
     _, detokenize = _tokenizer()
     token_lists, ids, lengths = encode_batch(texts, src_vocab, lower, mode)
     src = to_device(ids, backend_of(model.parameters()[0].data))

@@ -33,6 +33,7 @@ import time
 from collections.abc import Mapping
 
 from ..backend import backend_of, get_array_module, get_rng, is_array, manual_seed, np, to_device
+from ..checks import check_choice, check_nonnegative_int, check_positive_float, check_positive_int
 from ..io import load_checkpoint, save_checkpoint
 from ..nn import CrossEntropyLoss, no_grad
 from ..optim import clip_grad_norm
@@ -253,16 +254,14 @@ def fit(
                     values; returning True stops training
     ==============  ===================================================================
     """
-    if task not in TASKS:
-        raise ValueError(f"fit: task must be one of {', '.join(TASKS)}, got {task!r}")
+    check_choice(task, TASKS, "fit", "task")
     if optimizer is None:
         raise ValueError("fit needs an optimizer, e.g. minirnn.optim.Adam(model.parameters(), lr=1e-3)")
-    if isinstance(epochs, bool) or not isinstance(epochs, (int, np.integer)) or epochs < 0:
-        raise ValueError(f"fit: epochs must be a non-negative integer, got {epochs!r}")
-    if patience is not None and (
-        isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or patience < 1
-    ):
-        raise ValueError(f"fit: patience must be a positive integer or None, got {patience!r}")
+    epochs = check_nonnegative_int(epochs, "fit", "epochs")
+    if patience is not None:
+        patience = check_positive_int(patience, "fit", "patience (or None)")
+    if clip is not None:
+        clip = check_positive_float(clip, "fit", "clip (or None)")
     bos_id, eos_id = _vocab_ids(vocabs, bos_id, eos_id)
     if monitor is None:
         if val_batches is None:

@@ -1,0 +1,196 @@
+"""What every command shares: the user-error type, printing, devices, run folders, options."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+EXIT_USAGE = 2
+
+
+class UserError(Exception):
+    """A mistake in the command line or its files: reported in one line, exit status 2."""
+
+
+def say(text: str = "") -> None:
+    """Print one line of the command's output (the CLI is the only layer that prints)."""
+    print(text, flush=True)
+
+
+def note(text: str) -> None:
+    """Print a remark on stderr, so that stdout stays the command's result."""
+    print(text, file=sys.stderr, flush=True)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse that exits with status 2 and one clear line, naming the bad option."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("allow_abbrev", False)  # "--epoch" must be an error, not a silent "--epochs"
+        super().__init__(*args, **kwargs)
+
+    def error(self, message):
+        self.print_usage(sys.stderr)
+        raise UserError(f"{self.prog}: {message}")
+
+
+def add_common_options(parser, device: bool = True) -> None:
+    """``--device``/``--threads`` (when the command computes) and ``--seed``."""
+    if device:
+        parser.add_argument("--device", default="cpu", help="cpu (NumPy, default) or cuda (CuPy on a GPU)")
+        parser.add_argument("--threads", type=int, default=1,
+                            help="BLAS threads on the CPU (default 1: fastest for these small matrices; 0 = BLAS's "
+                            "own default)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for data splits, weights and shuffling (default 0)")
+
+
+# =========================================================================== devices and threads
+
+
+def limit_blas_threads(count: int = 1) -> bool:
+    """Cap the BLAS thread pool of the loaded NumPy at ``count`` threads; True when it worked.
+
+    The recurrent matrices are small (a (64, 128) @ (128, 384) product per step), and
+    for them OpenBLAS's threads cost more than they save, and on a busy machine a
+    threaded epoch can be many times slower than a single-threaded one. Environment
+    variables (OPENBLAS_NUM_THREADS, ...) cannot help once NumPy is loaded, so this
+    uses threadpoolctl, which finds the loaded BLAS and sets its pool size. A thread
+    count set by the user in the environment is left alone.
+    """
+    if any(os.environ.get(v) for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS")):
+        return False
+    from threadpoolctl import threadpool_limits
+
+    # The limit object restores the old size when it is closed; the CLI keeps it for
+    # the life of the process, so it is deliberately not closed.
+    limits = threadpool_limits(limits=int(count), user_api="blas")
+    return bool(limits.get_original_num_threads())
+
+
+def set_device(device: str, threads: int = 1) -> str:
+    """Switch the backend to ``device`` (cpu or cuda) and cap BLAS threads; returns the backend's name."""
+    import minirnn as mr
+
+    try:
+        mr.set_backend(device)
+    except (RuntimeError, ValueError) as err:
+        raise UserError(str(err)) from err
+    if threads:
+        limit_blas_threads(threads)
+    return mr.backend.get_backend()
+
+
+# =========================================================================== files
+
+
+def run_dir(out: str, name: str | None, default: str) -> str:
+    """``out/name``, by default ``runs/<command>`` (a rerun replaces its checkpoints)."""
+    path = os.path.join(out, name or default)
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def load_checkpoint_file(path: str, device: str = "cpu"):
+    """Load a checkpoint for a command, turning every problem with the file into a UserError."""
+    from ..io import CheckpointError, load_checkpoint
+
+    if not os.path.exists(path):
+        raise UserError(f"checkpoint not found: {path}")
+    backend = set_device(device, 1)
+    try:
+        return load_checkpoint(path, backend=backend)
+    except CheckpointError as err:
+        raise UserError(str(err)) from err
+
+
+def save_pngs(folder: str, history: dict, attention=None) -> list[str]:
+    """Loss curves (and an attention heatmap) as PNGs; a note instead when matplotlib is missing."""
+    from ..viz import MissingExtraError, save_attention_png, save_history_png
+
+    written = []
+    try:
+        written.append(save_history_png(os.path.join(folder, "loss.png"), history))
+        if attention is not None:
+            weights, src_tokens, out_tokens, title = attention
+            written.append(save_attention_png(os.path.join(folder, "attention.png"), weights, src_tokens,
+                                              out_tokens, title=title))
+    except MissingExtraError as err:
+        say(f"(no PNGs: {err})")
+    return written
+
+
+# =========================================================================== text in, text out
+
+
+def read_texts(args) -> list[str]:
+    """The sentences to process: the positional arguments, else stdin (one per line)."""
+    texts = list(args.text)
+    if not texts:
+        if sys.stdin.isatty():
+            raise UserError("give the text as arguments, or pipe it in (one sentence per line)")
+        texts = [line.strip() for line in sys.stdin if line.strip()]
+    if not texts:
+        raise UserError("no text to process (the input was empty)")
+    return texts
+
+
+def render(result, join=None) -> str:
+    """The output text: detokenised words, or the tokens joined by ``join`` (dates: "1998-03-03")."""
+    return result.text if join is None else join.join(result.output_tokens)
+
+
+def output_labels(translation) -> list[str]:
+    """Row labels of a heatmap: the output words, plus <eos> when it was generated."""
+    labels = list(translation.output_tokens)
+    if translation.weights is not None and len(translation.weights) > len(labels):
+        labels.append("<eos>")
+    return labels
+
+
+# =========================================================================== training runs
+
+
+def epoch_printer(total: int):
+    """A fit callback that prints one line per finished epoch (tqdm draws the bar meanwhile)."""
+
+    def callback(record, history):
+        parts = [f"epoch {record['epoch']:>2}/{total}", f"loss {record['loss']:.4f}", f"acc {record['accuracy']:.3f}"]
+        for key, label in (("val_loss", "val loss"), ("val_accuracy", "val acc"), ("val_exact_match", "val exact")):
+            if key in record:
+                parts.append(f"{label} {record[key]:.4f}" if key == "val_loss" else f"{label} {record[key]:.3f}")
+        parts.append(f"{record['time']:.1f}s")
+        say("  " + "  ".join(parts))
+        return False
+
+    return callback
+
+
+def print_fit_summary(history) -> None:
+    """The epoch table, the ASCII loss chart and why training stopped."""
+    from ..viz import ascii_chart, epoch_table
+
+    say()
+    say(epoch_table(history))
+    say()
+    say(ascii_chart(history))
+    if history.stopped_early:
+        say(f"\nearly stopping: {history.stop_reason}")
+
+
+def load_user_file(loader, path):
+    """Read a user's data file with ``loader``, warning about skipped lines; at least 20 rows."""
+    from ..data import DataFormatError
+
+    if not os.path.exists(path):
+        raise UserError(f"data file not found: {path}")
+    try:
+        records = loader(path, errors="skip")
+    except DataFormatError as err:
+        raise UserError(str(err)) from err
+    if records.bad_lines:
+        shown = "; ".join(f"line {b.line_number}: {b.reason}" for b in records.bad_lines[:5])
+        say(f"warning: skipped {len(records.bad_lines)} bad line(s) in {path}: {shown}")
+    if len(records) < 20:
+        raise UserError(f"{path} has only {len(records)} usable rows; need at least 20 to train")
+    return list(records)
