@@ -15,7 +15,12 @@ How it measures:
   times each and keeps the median; the reported time is the best round median over
   ``--rounds`` rounds, which filters out other load on the machine.
 * torch uses as many threads as NumPy's BLAS (``--threads``, default
-  ``OPENBLAS_NUM_THREADS`` or the CPU count).
+  ``OPENBLAS_NUM_THREADS`` or the CPU count). minirnn's per-step GEMMs may run on
+  fewer: ``minirnn.fast.threads`` picks 1 or all per shape by a short calibration,
+  and the run prints its choices.
+* On a machine shared with other jobs, ``--clock cpu --threads 1`` times each step
+  by the process's CPU seconds instead of the wall clock: other jobs then steal
+  time without counting it. Quote wall-clock figures from a quiet machine.
 * GFLOP/s counts the matmul work of the useful steps only (sum of lengths):
   forward 2 R G H (D + P) per layer and direction (+ 2 R H P for a projection), and
   backward twice that. "% peak" divides by the GFLOP/s of a 2048^3 float32
@@ -148,14 +153,18 @@ def build(case, library, device="cpu", seed=0):
     return step, sync
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = CLOCKS["wall"]
+
+
 def time_median(step, sync, reps):
     times = []
     for _ in range(reps):
         sync()
-        start = time.perf_counter()
+        start = clock()
         step()
         sync()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
@@ -275,6 +284,7 @@ def environment(threads, device):
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": device,
+        "clock": "wall" if clock is time.perf_counter else "cpu",
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
     if device == "cuda":
@@ -333,10 +343,15 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="3 cases, 2 rounds of 3: a smoke run")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--json", metavar="PATH")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                        help="cpu: the process's CPU seconds, steadier on a loaded machine (use with --threads 1)")
     args = parser.parse_args(argv)
     import torch
 
     from minirnn.fast import threads
+
+    global clock
+    clock = CLOCKS[args.clock]
 
     torch.set_num_threads(args.threads)
     names = args.cases or (list(QUICK_CASES) if args.quick else list(CASES))
