@@ -16,14 +16,13 @@ stays float32.
 
 Layouts (internal to the fast path, see ``recurrent.py``):
 
-* LSTM gates are ``[i | f | o | g]`` (PyTorch's ``[i | f | g | o]`` with g moved
-  last, so the three sigmoid gates are contiguous). Their weight and bias rows are
-  pre-scaled by 1/2, so a sigmoid costs one tanh: ``sigma(a) = 0.5 * tanh(a / 2) + 0.5``.
-* GRU gates are ``[r | z | n]`` (PyTorch's), with the r and z rows pre-scaled by 1/2.
+* The gates keep PyTorch's order, LSTM ``[i | f | g | o]`` and GRU ``[r | z | n]``.
+* The weight and bias rows of the sigmoid gates (i, f, o; r, z) are pre-scaled by
+  1/2, so a sigmoid costs one tanh: ``sigma(a) = 0.5 * tanh(a / 2) + 0.5``.
 
 Argument names: ``x_k`` is gate k's part of the input projection ``x W_ih^T + b``,
 ``hh_k`` its part of ``h_prev W_hh^T`` (both already halved for sigmoid gates); the
-activations are named as in ``cells.py`` (i, f, o, g; r, z, n); ``d_k`` is the
+activations are named as in ``cells.py`` (i, f, g, o; r, z, n); ``d_k`` is the
 gradient of gate k's (unscaled) pre-activation, which the weight GEMMs need.
 """
 
@@ -62,9 +61,9 @@ def rnn_relu_backward(dh, h):
 # ============================================================================ LSTM
 
 
-def lstm_forward(x_i, x_f, x_o, x_g, hh_i, hh_f, hh_o, hh_g, c_prev):
+def lstm_forward(x_i, x_f, x_g, x_o, hh_i, hh_f, hh_g, hh_o, c_prev):
     """One LSTM step's gate math (halved i, f, o pre-activations). Returns
-    ``(i, f, o, g, c, tanh_c, m)``:
+    ``(i, f, g, o, c, tanh_c, m)``:
 
     i, f, o = 0.5 * tanh(x + hh) + 0.5          (= sigma of the unhalved sum)
     g       = tanh(x_g + hh_g)
@@ -74,28 +73,28 @@ def lstm_forward(x_i, x_f, x_o, x_g, hh_i, hh_f, hh_o, hh_g, c_prev):
     xp = get_array_module(x_i, hh_i)
     i = 0.5 * xp.tanh(x_i + hh_i) + 0.5
     f = 0.5 * xp.tanh(x_f + hh_f) + 0.5
-    o = 0.5 * xp.tanh(x_o + hh_o) + 0.5
     g = xp.tanh(x_g + hh_g)
+    o = 0.5 * xp.tanh(x_o + hh_o) + 0.5
     c = f * c_prev + i * g
     tanh_c = xp.tanh(c)
-    return i, f, o, g, c, tanh_c, o * tanh_c
+    return i, f, g, o, c, tanh_c, o * tanh_c
 
 
-def lstm_backward(dm, dc, i, f, o, g, c_prev, tanh_c):
+def lstm_backward(dm, dc, i, f, g, o, c_prev, tanh_c):
     """Backward of one LSTM step's gate math. ``dc`` is the gradient reaching c from
-    the next step. Returns ``(d_i, d_f, d_o, d_g, dc_prev)``:
+    the next step. Returns ``(d_i, d_f, d_g, d_o, dc_prev)``:
 
     dc      = dc + dm * o * (1 - tanh_c^2)       (through m = o * tanh(c))
     d_i     = dc * g * i(1 - i)                  d_f = dc * c_prev * f(1 - f)
-    d_o     = dm * tanh_c * o(1 - o)             d_g = dc * i * (1 - g^2)
+    d_g     = dc * i * (1 - g^2)                 d_o = dm * tanh_c * o(1 - o)
     dc_prev = dc * f
     """
     dc = dc + dm * o * (1 - tanh_c * tanh_c)
     d_i = dc * g * i * (1 - i)
     d_f = dc * c_prev * f * (1 - f)
-    d_o = dm * tanh_c * o * (1 - o)
     d_g = dc * i * (1 - g * g)
-    return d_i, d_f, d_o, d_g, dc * f
+    d_o = dm * tanh_c * o * (1 - o)
+    return d_i, d_f, d_g, d_o, dc * f
 
 
 # ============================================================================ GRU
