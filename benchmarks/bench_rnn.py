@@ -14,7 +14,7 @@ How it measures:
 * Interleaved: each round times every case in minirnn, then in torch, ``--reps``
   times each and keeps the median; the reported time is the best round median over
   ``--rounds`` rounds, which filters out other load on the machine.
-* torch uses as many threads as NumPy's BLAS (``--threads``, default
+* torch and NumPy's BLAS get the same number of threads (``--threads``, default
   ``OPENBLAS_NUM_THREADS`` or the CPU count). minirnn's per-step GEMMs may run on
   fewer: ``minirnn.fast.threads`` picks 1 or all per shape by a short calibration,
   and the run prints its choices.
@@ -353,7 +353,10 @@ def main(argv=None):
     global clock
     clock = CLOCKS[args.clock]
 
+    from threadpoolctl import threadpool_limits
+
     torch.set_num_threads(args.threads)
+    threadpool_limits(limits=args.threads, user_api="blas")  # NumPy's BLAS on the same threads as torch
     names = args.cases or (list(QUICK_CASES) if args.quick else list(CASES))
     rounds, reps = (2, 3) if args.quick else (args.rounds, args.reps)
     env = environment(args.threads, args.device)

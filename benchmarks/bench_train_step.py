@@ -156,8 +156,10 @@ def main(argv=None):
     args = parser.parse_args(argv)
     clock = time.process_time if args.clock == "cpu" else time.perf_counter
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(args.threads)
+    threadpool_limits(limits=args.threads, user_api="blas")  # NumPy's BLAS on the same threads as torch
     rounds, reps = (2, 2) if args.quick else (args.rounds, args.reps)
     steps = {
         "minirnn": minirnn_step_fn(SETTINGS, args.cell),
