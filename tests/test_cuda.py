@@ -41,9 +41,9 @@ STEP_ARGUMENTS = {
     "rnn_relu_forward": "gg",
     "rnn_tanh_backward": "ga",
     "rnn_relu_backward": "gg",
-    "lstm_forward": "ggggggggg",
+    "lstm_forward": "ggggg",
     "lstm_backward": "ggaaaaga",
-    "gru_forward": "ggggggbg",
+    "gru_forward": "ggggbg",
     "gru_backward": "gaaagg",
 }
 

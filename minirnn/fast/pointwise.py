@@ -21,9 +21,11 @@ Layouts (internal to the fast path, see ``recurrent.py``):
   1/2, so a sigmoid costs one tanh: ``sigma(a) = 0.5 * tanh(a / 2) + 0.5``.
 
 Argument names: ``x_k`` is gate k's part of the input projection ``x W_ih^T + b``,
-``hh_k`` its part of ``h_prev W_hh^T`` (both already halved for sigmoid gates); the
-activations are named as in ``cells.py`` (i, f, g, o; r, z, n); ``d_k`` is the
-gradient of gate k's (unscaled) pre-activation, which the weight GEMMs need.
+``hh_k`` its part of ``h_prev W_hh^T``, and ``a_k = x_k + hh_k`` its pre-activation
+(all halved for sigmoid gates; the loop adds the blocks in one call per step, three
+fewer than per gate); the activations are named as in ``cells.py`` (i, f, g, o;
+r, z, n); ``d_k`` is the gradient of gate k's (unscaled) pre-activation, which the
+weight GEMMs need.
 """
 
 from __future__ import annotations
@@ -61,20 +63,20 @@ def rnn_relu_backward(dh, h):
 # ============================================================================ LSTM
 
 
-def lstm_forward(x_i, x_f, x_g, x_o, hh_i, hh_f, hh_g, hh_o, c_prev):
+def lstm_forward(a_i, a_f, a_g, a_o, c_prev):
     """One LSTM step's gate math (halved i, f, o pre-activations). Returns
     ``(i, f, g, o, c, tanh_c, m)``:
 
-    i, f, o = 0.5 * tanh(x + hh) + 0.5          (= sigma of the unhalved sum)
-    g       = tanh(x_g + hh_g)
+    i, f, o = 0.5 * tanh(a) + 0.5               (= sigma of the unhalved a)
+    g       = tanh(a_g)
     c       = f * c_prev + i * g
     m       = o * tanh(c)
     """
-    xp = get_array_module(x_i, hh_i)
-    i = 0.5 * xp.tanh(x_i + hh_i) + 0.5
-    f = 0.5 * xp.tanh(x_f + hh_f) + 0.5
-    g = xp.tanh(x_g + hh_g)
-    o = 0.5 * xp.tanh(x_o + hh_o) + 0.5
+    xp = get_array_module(a_i, c_prev)
+    i = 0.5 * xp.tanh(a_i) + 0.5
+    f = 0.5 * xp.tanh(a_f) + 0.5
+    g = xp.tanh(a_g)
+    o = 0.5 * xp.tanh(a_o) + 0.5
     c = f * c_prev + i * g
     tanh_c = xp.tanh(c)
     return i, f, g, o, c, tanh_c, o * tanh_c
@@ -100,19 +102,19 @@ def lstm_backward(dm, dc, i, f, g, o, c_prev, tanh_c):
 # ============================================================================ GRU
 
 
-def gru_forward(x_r, x_z, x_n, hh_r, hh_z, hh_n, b_hn, h_prev):
+def gru_forward(a_r, a_z, x_n, hh_n, b_hn, h_prev):
     """One GRU step's gate math (halved r, z pre-activations). ``hh_n`` is
     h_prev W_hn^T and ``b_hn`` (H,) the bias that the reset gate scales with it.
     Returns ``(r, z, n, hn, h)``:
 
-    r, z = 0.5 * tanh(x + hh) + 0.5
+    r, z = 0.5 * tanh(a) + 0.5
     hn   = hh_n + b_hn                           (kept: backward needs it)
     n    = tanh(x_n + r * hn)
     h    = n + z * (h_prev - n)                  (= (1 - z) * n + z * h_prev)
     """
-    xp = get_array_module(x_r, hh_r)
-    r = 0.5 * xp.tanh(x_r + hh_r) + 0.5
-    z = 0.5 * xp.tanh(x_z + hh_z) + 0.5
+    xp = get_array_module(a_r, hh_n)
+    r = 0.5 * xp.tanh(a_r) + 0.5
+    z = 0.5 * xp.tanh(a_z) + 0.5
     hn = hh_n + b_hn
     n = xp.tanh(x_n + r * hn)
     return r, z, n, hn, n + z * (h_prev - n)

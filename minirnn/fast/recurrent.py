@@ -177,8 +177,9 @@ def _lstm_forward(mode, x_proj, h_states, c_states, weights, schedule, xp):
     m_rows = None if w_hr_t is None else xp.empty((schedule.rows, hidden), dtype=x_proj.dtype)
     activations = []
     for n, rows, slot, prev in schedule.plan():
-        hh = xp.matmul(h_states[prev, :n], weights.w_hh_t)  # (n, 4H)
-        i, f, g, o, c, tanh_c, m = ops.lstm_forward(*_gates(x_proj[rows], 4), *_gates(hh, 4), c_states[prev, :n])
+        pre = xp.matmul(h_states[prev, :n], weights.w_hh_t)  # (n, 4H) h_prev W_hh^T, then ...
+        pre += x_proj[rows]  # ... the pre-activations, one call for all four gates
+        i, f, g, o, c, tanh_c, m = ops.lstm_forward(*_gates(pre, 4), c_states[prev, :n])
         c_states[slot, :n] = c
         if w_hr_t is None:
             h_states[slot, :n] = m
@@ -190,12 +191,14 @@ def _lstm_forward(mode, x_proj, h_states, c_states, weights, schedule, xp):
 
 
 def _gru_forward(mode, x_proj, h_states, c_states, weights, schedule, xp):
-    ops = ops_for(xp)
+    ops, rz = ops_for(xp), 2 * weights.b_hn.shape[0]  # the r and z columns
     activations = []
     for n, rows, slot, prev in schedule.plan():
         h_prev = h_states[prev, :n]
-        hh = xp.matmul(h_prev, weights.w_hh_t)  # (n, 3H)
-        r, z, cand, hn, h = ops.gru_forward(*_gates(x_proj[rows], 3), *_gates(hh, 3), weights.b_hn, h_prev)
+        hh = xp.matmul(h_prev, weights.w_hh_t)  # (n, 3H) h_prev W_hh^T
+        hh[:, :rz] += x_proj[rows, :rz]  # now the r and z pre-activations, in one call (n's differs)
+        a_r, a_z, hh_n = _gates(hh, 3)
+        r, z, cand, hn, h = ops.gru_forward(a_r, a_z, x_proj[rows, rz:], hh_n, weights.b_hn, h_prev)
         h_states[slot, :n] = h
         activations.append((r, z, cand, hn))
     return activations, None
