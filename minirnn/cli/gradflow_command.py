@@ -42,8 +42,7 @@ def _check_sizes(args) -> None:
 
 def cmd_gradflow(args) -> int:
     from ..gradflow import compare_gradient_flow
-    from ..viz import MissingExtraError
-    from ..viz.gradflow import gradflow_chart, gradflow_summary, gradflow_table, save_gradflow_png
+    from ..viz.gradflow import gradflow_chart, gradflow_summary, gradflow_table
     from .common import limit_blas_threads
 
     _check_sizes(args)
@@ -69,14 +68,27 @@ def cmd_gradflow(args) -> int:
     say()
     say(gradflow_summary(runs, args.gate_bias))
     if not args.no_png:
-        path = os.path.join(args.out, "gradflow.png")
-        try:
-            say(f"\nsaved {save_gradflow_png(path, runs)}")
-        except MissingExtraError as err:
-            say(f"\n(no PNG: {err})")
-        except OSError as err:
-            raise UserError(f"cannot write {path}: {err.strerror or err}") from err
+        say(_save_png(args.out, runs))
     return 0
+
+
+def _save_png(folder, runs) -> str:
+    """Write the PNG; return the line that says what happened.
+
+    Only the write sits in the ``try``: a print to a closed pipe (``| head``) is an
+    OSError too, and must not be reported as a failed write.
+    """
+    from ..viz import MissingExtraError
+    from ..viz.gradflow import save_gradflow_png
+
+    path = os.path.join(folder, "gradflow.png")
+    try:
+        saved = save_gradflow_png(path, runs)
+    except MissingExtraError as err:
+        return f"\n(no PNG: {err})"
+    except OSError as err:
+        raise UserError(f"cannot write {path}: {err.strerror or err}") from err
+    return f"\nsaved {saved}"
 
 
 def register(sub) -> None:
