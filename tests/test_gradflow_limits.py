@@ -179,3 +179,29 @@ def test_a_closed_pipe_while_printing_is_not_a_failed_write(tmp_path, monkeypatc
         assert (tmp_path / "gradflow.png").exists()
     else:
         assert args.func(args) == 0
+
+
+# ============================================================================ the experiment's arguments
+
+
+@pytest.mark.parametrize("kwargs, error, message", [
+    (dict(steps=True), TypeError, "compare_gradient_flow expects steps to be a positive integer, got True"),
+    (dict(steps=2.5), ValueError, "expects steps to be a positive integer, got 2.5"),
+    (dict(hidden_size=0), ValueError, "expects hidden_size to be a positive integer, got 0"),
+    (dict(batch="8"), TypeError, "expects batch to be a positive integer, got '8'"),
+    (dict(scales=(1.0, True)), TypeError, r"expects scales\[1\] to be a finite positive number, got True"),
+    (dict(scales=(np.inf,)), ValueError, r"expects scales\[0\] to be a finite positive number, got inf"),
+    (dict(scales=()), ValueError, "at least one cell and one scale"),
+    (dict(scales=4.0), TypeError, "expects scales to be a list or tuple, got 4.0"),
+    (dict(cells="lstm"), TypeError, "expects cells to be a list or tuple, got 'lstm'"),
+    (dict(gate_bias=float("nan")), ValueError, "expects gate_bias to be a finite real number, got nan"),
+    (dict(seed=-1), ValueError, "expects seed to be a non-negative integer, got -1"),
+])
+def test_experiment_arguments_are_checked_by_the_house_rules(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        compare_gradient_flow(**{**dict(steps=3, **SMALL), **kwargs})
+
+
+def test_whole_floats_count_as_sizes():
+    runs = compare_gradient_flow(cells=("gru",), scales=(1,), steps=3.0, batch=2.0, input_size=3, hidden_size=4)
+    assert len(runs[0].flow.norms) == 3 and runs[0].scale == 1.0
