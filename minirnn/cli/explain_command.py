@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from .arguments import non_negative_int
 from .common import UserError, say
 
 
@@ -32,7 +33,9 @@ def register(sub) -> None:
         "  python -m minirnn explain rnn --nonlinearity relu\n  python -m minirnn explain lstm --proj-size 1 | less",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     explain.add_argument("cell", choices=("lstm", "gru", "rnn"), help="which cell")
-    explain.add_argument("--seed", type=int, default=0, help="seed of the inputs, weights and upstream gradients")
-    explain.add_argument("--proj-size", type=int, default=0, help="LSTM only: project h to this many features (1)")
+    explain.add_argument("--seed", type=non_negative_int, default=0,
+                         help="seed of the inputs, weights and upstream gradients (default 0)")
+    explain.add_argument("--proj-size", type=non_negative_int, default=0,
+                         help="LSTM only: project h to this many features, below H = 2, so 1 (default 0: none)")
     explain.add_argument("--nonlinearity", choices=("tanh", "relu"), default="tanh", help="rnn only (default tanh)")
     explain.set_defaults(func=cmd_explain)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import os
 
+from .arguments import non_negative_int, positive_int
 from .common import UserError, say
 
 DEFAULT_SCALES = "1,4"
@@ -29,10 +30,9 @@ def parse_scales(text: str) -> list[float]:
 
 
 def _check_sizes(args) -> None:
-    for label, value, low in (("--steps", args.steps, 2), ("--batch", args.batch, 1),
-                              ("--input-size", args.input_size, 1), ("--hidden", args.hidden, 1)):
-        if value < low:
-            raise UserError(f"{label} must be at least {low}, got {value}")
+    """What the options' own types (each a positive integer) cannot see."""
+    if args.steps < 2:
+        raise UserError(f"--steps must be at least 2, got {args.steps}")  # a flow needs a step back
     if not abs(args.gate_bias) <= 100:  # also catches nan and inf
         raise UserError(f"--gate-bias must be a finite number in [-100, 100], got {args.gate_bias}")
     if args.steps * args.batch * args.hidden > 5_000_000:
@@ -98,10 +98,10 @@ def register(sub) -> None:
                           epilog="examples:\n  python -m minirnn gradflow\n"
                           "  python -m minirnn gradflow --steps 50 --scales 0.5,1,4 --gate-bias 0\n",
                           formatter_class=argparse.RawDescriptionHelpFormatter)
-    flow.add_argument("--steps", type=int, default=100, help="time steps T (default 100)")
-    flow.add_argument("--batch", type=int, default=8, help="batch size N (default 8)")
-    flow.add_argument("--input-size", type=int, default=16, help="input features D (default 16)")
-    flow.add_argument("--hidden", type=int, default=64, help="hidden size H (default 64)")
+    flow.add_argument("--steps", type=positive_int, default=100, help="time steps T (default 100)")
+    flow.add_argument("--batch", type=positive_int, default=8, help="batch size N (default 8)")
+    flow.add_argument("--input-size", type=positive_int, default=16, help="input features D (default 16)")
+    flow.add_argument("--hidden", type=positive_int, default=64, help="hidden size H (default 64)")
     flow.add_argument("--scales", default=DEFAULT_SCALES,
                       help=f"weight scales k, comma-separated (default {DEFAULT_SCALES}): weights ~ U(-k/sqrt(H), "
                       "k/sqrt(H))")
@@ -111,5 +111,5 @@ def register(sub) -> None:
     flow.add_argument("--out", default=os.path.join("runs", "gradflow"), help="folder of the PNG (default "
                       "runs/gradflow)")
     flow.add_argument("--no-png", action="store_true", help="print only; write no PNG")
-    flow.add_argument("--seed", type=int, default=0, help="seed of the input and the weights (default 0)")
+    flow.add_argument("--seed", type=non_negative_int, default=0, help="seed of the input and the weights (default 0)")
     flow.set_defaults(func=cmd_gradflow)
