@@ -168,7 +168,8 @@ def _gated_run_line(run, gate: str, steps: int) -> str:
             f"||dL/dh_0|| = {_number(run.ratio)} x ||dL/dh_{steps - 1}|| ({_verdict(run)})")
     if first:
         line += f"; {_lost(run)}"
-    if first < steps and not (first and norms[first - 1] != 0):  # no overflow: the largest norm is a number
+    overflowed = first > 0 and not norms[first - 1] == 0  # float64 lost it to inf or NaN, not to 0
+    if first < steps and not overflowed:  # the largest norm is a number
         peak = norms[first:].max() / norms[-1]
         line += f"; no ||dL/dh_t|| exceeds {f'{peak:.1f}' if peak < 1e3 else _number(peak)} x ||dL/dh_{steps - 1}||"
     return line + "."
