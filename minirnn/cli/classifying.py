@@ -5,7 +5,16 @@ from __future__ import annotations
 import os
 import time
 
-from .common import epoch_printer, load_user_file, print_fit_summary, run_dir, save_pngs, say, set_device
+from .common import (
+    epoch_printer,
+    load_user_file,
+    print_fit_summary,
+    run_dir,
+    save_pngs,
+    say,
+    set_device,
+    tqdm_progress,
+)
 
 
 def train_classifier(args, settings, mode) -> int:
@@ -44,7 +53,8 @@ def train_classifier(args, settings, mode) -> int:
     history = fit(model, data.train, data.val, task="classify", optimizer=optimizer, epochs=settings["epochs"],
                   clip=settings["clip"], patience=settings["patience"], checkpoint_dir=folder,
                   vocabs=data.vocabs, extra={"task": "classify", "mode": mode, "lower": True, "classes": data.classes},
-                  seed=args.seed, progress=not args.no_progress, callback=epoch_printer(settings["epochs"]))
+                  seed=args.seed, progress=tqdm_progress(settings["epochs"], not args.no_progress),
+                  callback=epoch_printer(settings["epochs"]))
     print_fit_summary(history)
     model = load_checkpoint(os.path.join(folder, "best.npz")).model
     scores = evaluate(model, data.test, task="classify")

@@ -81,6 +81,44 @@ def set_device(device: str, threads: int = 1) -> str:
     return mr.backend.get_backend()
 
 
+# =========================================================================== progress bars
+
+
+class _TqdmBar:
+    """One epoch's tqdm bar behind fit's progress interface: ``update(n, **postfix)``, ``close()``."""
+
+    def __init__(self, bar):
+        self.bar = bar
+
+    def update(self, n: int = 1, **postfix) -> None:
+        self.bar.update(n)
+        if postfix:
+            self.bar.set_postfix({k: f"{v:.4f}" if isinstance(v, float) else v for k, v in postfix.items()},
+                                 refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def tqdm_progress(epochs: int, enabled: bool = True, stream=None):
+    """fit's ``progress`` factory drawing a tqdm bar per epoch on stderr, or None for no bar.
+
+    The bar is drawn only when ``enabled`` and the stream (stderr) is a terminal: a bar
+    redrawn into a log file or a pipe is noise.
+    """
+    stream = sys.stderr if stream is None else stream
+    if not enabled or not (hasattr(stream, "isatty") and stream.isatty()):
+        return None
+
+    def progress(total: int, epoch: int) -> _TqdmBar:
+        from tqdm import tqdm
+
+        return _TqdmBar(tqdm(total=total, desc=f"epoch {epoch}/{epochs}", file=stream, leave=False,
+                             dynamic_ncols=True))
+
+    return progress
+
+
 # =========================================================================== files
 
 
@@ -152,13 +190,15 @@ def output_labels(translation) -> list[str]:
 
 
 def epoch_printer(total: int):
-    """A fit callback that prints one line per finished epoch (tqdm draws the bar meanwhile)."""
+    """A fit callback that prints one line per finished epoch (a tqdm bar is drawn meanwhile on a terminal)."""
 
     def callback(record, history):
         parts = [f"epoch {record['epoch']:>2}/{total}", f"loss {record['loss']:.4f}", f"acc {record['accuracy']:.3f}"]
-        for key, label in (("val_loss", "val loss"), ("val_accuracy", "val acc"), ("val_exact_match", "val exact")):
-            if key in record:
-                parts.append(f"{label} {record[key]:.4f}" if key == "val_loss" else f"{label} {record[key]:.3f}")
+        labels = {"val_loss": "val loss", "val_accuracy": "val acc", "val_exact_match": "val exact"}
+        for key, value in record.items():
+            if key.startswith("val_") and value is not None:  # fit's own, then val_metrics' (val_bleu, ...)
+                label = labels.get(key, key.replace("_", " "))
+                parts.append(f"{label} {value:.4f}" if key == "val_loss" else f"{label} {value:.3f}")
         parts.append(f"{record['time']:.1f}s")
         say("  " + "  ".join(parts))
         return False

@@ -19,6 +19,7 @@ from .common import (
     save_pngs,
     say,
     set_device,
+    tqdm_progress,
 )
 
 DEMO = {  # the demo's settings; the issue asks for >= 90% held-out exact match in about 2 minutes on 2 cores
@@ -68,7 +69,8 @@ def _fit_seq2seq(args, pairs, kind, settings, mode, join):
     history = fit(model, data.train, data.val, task="seq2seq", optimizer=optimizer, epochs=settings["epochs"],
                   clip=settings["clip"], patience=settings["patience"], checkpoint_dir=folder, vocabs=data.vocabs,
                   extra={"task": kind, "mode": mode, "lower": True, "join": join}, seed=args.seed,
-                  progress=not args.no_progress, callback=epoch_printer(settings["epochs"]))
+                  progress=tqdm_progress(settings["epochs"], not args.no_progress),
+                  callback=epoch_printer(settings["epochs"]))
     print_fit_summary(history)
     return data, history, folder
 
@@ -197,7 +199,8 @@ def _add_run_options(parser) -> None:
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run: little data, a small model, 2 epochs")
     parser.add_argument("--out", default="runs", help="parent folder of the run folder (default runs/)")
     parser.add_argument("--name", default=None, help="the run folder's name (default: the task, e.g. runs/demo)")
-    parser.add_argument("--no-progress", action="store_true", help="no tqdm progress bar on stderr")
+    parser.add_argument("--no-progress", action="store_true",
+                        help="no tqdm progress bar (one is drawn only when stderr is a terminal)")
     add_common_options(parser)
 
 

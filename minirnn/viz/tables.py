@@ -55,10 +55,20 @@ def _observations(history: dict) -> list[str]:
     return notes
 
 
+def _columns(history: dict) -> list:
+    """COLUMNS present in ``history``, with any other ``val_*`` key (fit's ``val_metrics``: val_bleu) before LR."""
+    known = [(k, h, f) for k, h, f in COLUMNS if history.get(k)]
+    named = {k for k, _, _ in COLUMNS}
+    extra = [(k, f"Val {k[4:].replace('_', ' ')} {'↓' if k.endswith('loss') else '↑'}", "{:.3f}")
+             for k in history if k.startswith("val_") and k not in named and history.get(k)]
+    split = next((i for i, (k, _, _) in enumerate(known) if k in ("lr", "time")), len(known))
+    return known[:split] + extra + known[split:]
+
+
 def epoch_table(history: dict, observations: bool = True) -> str:
     """The per-epoch table: Epoch | Loss ↓ | Accuracy ↑ | val columns | Observation."""
     epochs = list(history.get("epoch") or range(1, len(history.get("loss", [])) + 1))
-    columns = [(k, h, f) for k, h, f in COLUMNS if history.get(k)]
+    columns = _columns(history)
     header = ["Epoch"] + [h for _, h, _ in columns]
     rows = []
     notes = _observations(history) if observations else []
