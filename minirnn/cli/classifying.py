@@ -9,7 +9,6 @@ from .common import (
     epoch_printer,
     load_user_file,
     print_fit_summary,
-    run_dir,
     save_pngs,
     say,
     set_device,
@@ -43,7 +42,7 @@ def train_classifier(args, settings, mode) -> int:
     model = SequenceClassifier(len(data.vocab), len(data.classes), embed_dim=settings["embed_dim"],
                                hidden_size=settings["hidden_size"], cell=cell)
     optimizer = mr.optim.Adam(model.parameters(), lr=settings["lr"])
-    folder = run_dir(args.out, args.name, "classify")
+    folder = args.run_folder  # chosen by runs.open_run: --resume, --force or a fresh folder
     say(f"minirnn classify: {len(data.train_examples)} training examples, {len(data.val_examples)} validation, "
         f"{len(data.test_examples)} held out; {len(data.classes)} classes {data.classes}; "
         f"vocabulary {len(data.vocab)} ({mode} tokens)")
@@ -51,7 +50,7 @@ def train_classifier(args, settings, mode) -> int:
         f"backend {backend}")
     say()
     history = fit(model, data.train, data.val, task="classify", optimizer=optimizer, epochs=settings["epochs"],
-                  clip=settings["clip"], patience=settings["patience"], checkpoint_dir=folder,
+                  clip=settings["clip"], patience=settings["patience"], checkpoint_dir=folder, resume=args.resume,
                   vocabs=data.vocabs, extra={"task": "classify", "mode": mode, "lower": True, "classes": data.classes},
                   seed=args.seed, progress=tqdm_progress(settings["epochs"], not args.no_progress),
                   callback=epoch_printer(settings["epochs"]))

@@ -1,16 +1,22 @@
-"""What every command shares: the user-error type, printing, devices, run folders, options."""
+"""What every command shares: the user-error type, printing, devices, checkpoints, text in and out."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
+from .options import (  # noqa: F401  (re-exported: every command module imports them from here)
+    Parser,
+    UserError,
+    add_common_options,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    probability,
+)
+
 EXIT_USAGE = 2
-
-
-class UserError(Exception):
-    """A mistake in the command line or its files: reported in one line, exit status 2."""
+EXIT_INTERRUPTED = 130
 
 
 def say(text: str = "") -> None:
@@ -21,28 +27,6 @@ def say(text: str = "") -> None:
 def note(text: str) -> None:
     """Print a remark on stderr, so that stdout stays the command's result."""
     print(text, file=sys.stderr, flush=True)
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that exits with status 2 and one clear line, naming the bad option."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("allow_abbrev", False)  # "--epoch" must be an error, not a silent "--epochs"
-        super().__init__(*args, **kwargs)
-
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        raise UserError(f"{self.prog}: {message}")
-
-
-def add_common_options(parser, device: bool = True) -> None:
-    """``--device``/``--threads`` (when the command computes) and ``--seed``."""
-    if device:
-        parser.add_argument("--device", default="cpu", help="cpu (NumPy, default) or cuda (CuPy on a GPU)")
-        parser.add_argument("--threads", type=int, default=1,
-                            help="BLAS threads on the CPU (default 1: fastest for these small matrices; 0 = BLAS's "
-                            "own default)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for data splits, weights and shuffling (default 0)")
 
 
 # =========================================================================== devices and threads
@@ -122,13 +106,6 @@ def tqdm_progress(epochs: int, enabled: bool = True, stream=None):
 # =========================================================================== files
 
 
-def run_dir(out: str, name: str | None, default: str) -> str:
-    """``out/name``, by default ``runs/<command>`` (a rerun replaces its checkpoints)."""
-    path = os.path.join(out, name or default)
-    os.makedirs(path, exist_ok=True)
-    return path
-
-
 def load_checkpoint_file(path: str, device: str = "cpu"):
     """Load a checkpoint for a command, turning every problem with the file into a UserError."""
     from ..io import CheckpointError, load_checkpoint
@@ -162,13 +139,16 @@ def save_pngs(folder: str, history: dict, attention=None) -> list[str]:
 
 
 def read_texts(args) -> list[str]:
-    """The sentences to process: the positional arguments, else stdin (one per line)."""
+    """The sentences to process: the positional arguments, else stdin, one per line.
+
+    Blank stdin lines are kept (as ""), so that output line i answers input line i.
+    """
     texts = list(args.text)
     if not texts:
         if sys.stdin.isatty():
             raise UserError("give the text as arguments, or pipe it in (one sentence per line)")
-        texts = [line.strip() for line in sys.stdin if line.strip()]
-    if not texts:
+        texts = [line.strip() for line in sys.stdin]
+    if not any(texts):
         raise UserError("no text to process (the input was empty)")
     return texts
 

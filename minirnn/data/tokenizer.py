@@ -8,11 +8,12 @@ Word mode (the default) keeps words, numbers and punctuation as separate tokens:
     tokenize("I don't know, it's ok")  -> ["i", "do", "n't", "know", ",", "it", "'s", "ok"]
     tokenize("It costs 1,500.50 $")    -> ["it", "costs", "1,500.50", "$"]
 
-A word is letters and digits joined by single apostrophes or hyphens
-(``aujourd'hui``, ``peut-être``, ``10h30``); a number keeps its inner ``. , :``
-(``3.5``, ``1,000``, ``10:30``); anything else that is not a space is a one-character
-token, except that an abbreviation of single letters keeps its dots (``U.S.``,
-``a.m.``). Apostrophes inside a word are handled in one of two ways:
+A word is letters and digits, joined by single apostrophes or hyphens to parts that
+start with a letter (``aujourd'hui``, ``peut-être``, ``10h30``; but ``1998-03-03`` is
+five tokens); a number keeps one inner ``. , :`` (``3.5``, ``2,50``,
+``10:30``) or its thousands commas (``1,000,000``); an abbreviation of single letters
+keeps its dots (``U.S.``, ``a.m.``); anything else that is not a space is a
+one-character token. Apostrophes inside a word are handled in one of two ways:
 
 * French elision: a short clitic (``c d j l m n s t qu jusqu lorsqu puisqu``) keeps
   its apostrophe and becomes its own token: ``j'ai`` -> ``j'`` ``ai``,
@@ -46,11 +47,15 @@ from collections import Counter
 
 MODES = ("word", "char")
 
-_ALNUM = r"[^\W_]+"  # letters and digits (\w without the underscore)
-# An abbreviation of single letters keeps its dots (U.S., a.m.); a number keeps inner
-# separators (3.5, 1,000, 10:30); a word is letters/digits joined by single apostrophes
-# or hyphens; anything else that is not a space is one token.
-_TOKEN_RE = re.compile(rf"(?:[^\W\d_]\.){{2,}}|\d+(?:[.,:]\d+)+|{_ALNUM}(?:['\-]{_ALNUM})*|\S")
+_ALNUM = r"[^\W_]"  # a letter or digit (\w without the underscore)
+_LETTER = r"[^\W\d_]"
+_TOKEN_RE = re.compile(
+    rf"(?:{_LETTER}\.){{2,}}"  # an abbreviation of single letters keeps its dots: U.S., a.m.
+    rf"|\d{{1,3}}(?:,\d{{3}})+(?:\.\d+)?(?!{_ALNUM})"  # thousands: 1,000,000.50
+    rf"|\d+(?:[.,:]\d+)?(?!{_ALNUM})"  # a number with one inner separator: 3.5, 2,50, 10:30
+    rf"|{_ALNUM}+(?:['\-]{_LETTER}{_ALNUM}*)*"  # a word: aujourd'hui, peut-être, 10h30
+    r"|\S"  # anything else that is not a space is a token of its own
+)
 _SPACE_RE = re.compile(r"\s+")
 
 ELISION_CLITICS = frozenset({"c", "d", "j", "l", "m", "n", "s", "t", "qu", "jusqu", "lorsqu", "puisqu"})
