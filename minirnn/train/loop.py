@@ -39,10 +39,21 @@ import math
 import os
 import time
 
-from ..backend import backend_of, get_array_module, manual_seed, np
+from ..backend import backend_of, get_array_module, get_rng, manual_seed, np
+from ..distributed import (
+    SINGLE,
+    abort,
+    allreduce_gradients,
+    broadcast_parameters,
+    check_all,
+    run_on_root,
+    run_together,
+    stopped_together,
+    together,
+)
 from ..nn import CrossEntropyLoss
 from ..optim import clip_grad_norm
-from .batches import batches_for_epoch, check_task, forward, on_device, unpack_batch
+from .batches import batch_size, batches_for_epoch, check_task, forward, on_device, unpack_batch
 from .evaluation import evaluate, inference
 from .metrics import token_counts
 from .run_state import RunState
@@ -101,10 +112,13 @@ class EpochRunner:
 
     ``progress(total_batches, epoch)`` (optional) returns a bar with ``update(n, **postfix)``
     and ``close()``; the runner updates it after every step with the running mean loss.
+    In a distributed run (``run.world``) each rank computes the gradient of its share and
+    ``shared_gradients`` combines them; the loss and accuracy are over every rank's tokens.
     """
 
     def __init__(self, run: RunState, clip=None, pad_id: int = 0, label_smoothing: float = 0.0, progress=None):
-        self.run, self.clip, self.progress = run, clip, progress
+        self.run, self.clip = run, clip
+        self.progress = progress if run.world.is_root else None  # only rank 0 draws
         self.pad_id = pad_id if run.task == "seq2seq" else None  # classification targets have no padding
         self.criterion = CrossEntropyLoss(ignore_index=pad_id if run.task == "seq2seq" else -100,
                                           label_smoothing=label_smoothing)
@@ -127,24 +141,51 @@ class EpochRunner:
         return {"loss": loss_sum / max(tokens, 1), "accuracy": correct / max(tokens, 1)}
 
     def step(self, batch, epoch: int, index: int) -> tuple:
-        """One optimiser step on ``batch``: ``(loss * n, n, correct)``, n its real tokens."""
+        """One optimiser step on ``batch``: ``(loss * n, n, correct)``, n its real tokens (all ranks' in sum)."""
+        self.run.model.zero_grad()
+        if self.run.world.size == 1:
+            loss_sum, tokens, correct = self.local_gradients(batch, epoch, index)
+        else:
+            loss_sum, tokens, correct = self.shared_gradients(batch, epoch, index)
+        if self.clip is not None:
+            norm = clip_grad_norm(self.params, self.clip)
+            if not _finite(norm):  # the same norm on every rank, so every rank stops here
+                raise together(diverged(self.run, "gradient norm", norm, epoch, index))
+        self.run.optimizer.step()
+        return loss_sum, tokens, correct
+
+    def local_gradients(self, batch, epoch: int, index: int) -> tuple:
+        """Forward and backward on this process's batch: p.grad of its mean loss; ``(loss * n, n, correct)``."""
         fields = on_device(unpack_batch(batch, self.run.task), self.backend)
-        model = self.run.model
-        model.zero_grad()
-        logits, targets = forward(model, fields, self.run.task)
+        if batch_size(fields, self.run.task) == 0:
+            return 0.0, 0, 0  # a rank's empty share of a small global batch: no tokens, no gradient
+        logits, targets = forward(self.run.model, fields, self.run.task)
         if not bool(get_array_module(logits).isfinite(logits).all()):
             raise diverged(self.run, "logits", "NaN or inf", epoch, index)
         loss = self.criterion(logits, targets)
         if not _finite(loss):
             raise diverged(self.run, "loss", loss, epoch, index)
-        model.backward(self.criterion.backward())
-        if self.clip is not None:
-            norm = clip_grad_norm(self.params, self.clip)
-            if not _finite(norm):
-                raise diverged(self.run, "gradient norm", norm, epoch, index)
-        self.run.optimizer.step()
+        self.run.model.backward(self.criterion.backward())
         correct, tokens = token_counts(logits, targets, self.pad_id)
         return loss * tokens, tokens, correct
+
+    def shared_gradients(self, batch, epoch: int, index: int) -> tuple:
+        """``local_gradients`` on this rank's share, then the token-weighted allreduce (distributed.py).
+
+        A failure on any rank travels as a flag in the same buffer, so every rank learns
+        of it at this step and stops with the failing rank's reason (``check_all``).
+        """
+        error, (loss_sum, tokens, correct) = None, (0.0, 0, 0)
+        try:
+            loss_sum, tokens, correct = self.local_gradients(batch, epoch, index)
+        except Exception as err:
+            error, tokens = err, 0  # send nothing but the flag
+        reduced = allreduce_gradients(self.params, weight=tokens, world=self.run.world,
+                                      extras=(loss_sum, correct, error is not None))
+        loss_sum, correct, failures = reduced.extras
+        if failures:
+            check_all(self.run.world, error, f" at epoch {epoch}, batch {index + 1}")
+        return loss_sum, int(round(reduced.total_weight)), int(round(correct))
 
 
 # =========================================================================== validation
@@ -250,6 +291,7 @@ def fit(
     progress=None,
     callback=None,
     val_metrics=None,
+    world=None,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs and return the per-epoch ``History``.
 
@@ -283,49 +325,133 @@ def fit(
     val_metrics     ``val_metrics(model) -> {name: number}``, run in inference mode after
                     validation each epoch; its names ("val_bleu") join the record and
                     can be the ``monitor``
+    world           a ``minirnn.distributed.World`` (``distributed.init()``) for
+                    data-parallel training under ``mpirun``; None: this process alone
     ==============  ===================================================================
+
+    Distributed (``world.size`` K > 1; every rank calls fit with the same arguments): a
+    BucketIterator is sharded (``it.shard(rank, K)``), so each step the K ranks together
+    see the global batch one process would see; other batch sources must already be
+    this rank's share, with as many batches on every rank. Rank 0's weights are
+    broadcast at the start; every step sums the token-weighted gradients in one
+    allreduce (``distributed.allreduce_gradients``), so the ranks stay identical. Only
+    rank 0 draws progress, validates (the record is broadcast), writes checkpoints and
+    calls ``callback`` (which must not change the model); every rank resumes from the
+    same checkpoint and returns the same History. A failure on any rank stops every
+    rank with that rank's reason (``distributed.RankFailed`` on the others).
     """
     _check_arguments(task, optimizer, epochs, patience, progress, val_metrics, callback)
+    world = SINGLE if world is None else world
     bos_id, eos_id = _vocab_ids(vocabs, bos_id, eos_id)
     decodes = task == "seq2seq" and exact_match and bos_id is not None and eos_id is not None
     stopper = EarlyStopping(monitor or _default_monitor(val_batches is not None, decodes), patience)
     history = History()
     history.checkpoint_dir = checkpoint_dir
     run = RunState(model, optimizer, history, stopper, np.random.default_rng(seed), task, scheduler, vocabs, extra,
-                   checkpoint_dir)
-    if seed is not None:
-        manual_seed(seed)
-    start = 1
-    path = run.resume_path(resume)
-    if path is not None:
-        start = run.restore(path)
-    _sync_history(history, stopper)
-    if stopper.stopped:
-        start = epochs + 1  # an early-stopped run stays stopped
+                   checkpoint_dir, world)
     evaluate_options = {"task": task, "pad_id": pad_id, "bos_id": bos_id, "eos_id": eos_id,
                         "exact_match": exact_match, "max_decode_len": max_decode_len}
-    runner = EpochRunner(run, clip, pad_id, label_smoothing, progress if callable(progress) else None)
+    loop = _Loop(run, EpochRunner(run, clip, pad_id, label_smoothing, progress if callable(progress) else None),
+                 _shard(train_batches, world), shuffle, lambda: validate(model, val_batches, evaluate_options,
+                                                                         val_metrics), callback)
+    if world.size == 1:
+        return loop(epochs, resume, seed)
+    try:
+        return loop(epochs, resume, seed)
+    except BaseException as err:
+        if not stopped_together(err):  # one rank alone: the others would wait for it forever
+            abort(world, err)
+        raise
 
-    model.train()
-    for epoch in range(start, epochs + 1):
-        started = time.perf_counter()
-        record = {"epoch": epoch, **runner(batches_for_epoch(train_batches, epoch, run.order_rng, shuffle), epoch),
-                  "lr": float(optimizer.lr) if hasattr(optimizer, "lr") else None}
-        record.update(validate(model, val_batches, evaluate_options, val_metrics))
-        if scheduler is not None:
-            scheduler.step()
+
+def _shard(train_batches, world):
+    """A BucketIterator's share for this rank; other batch sources are taken as this rank's share already."""
+    if world.size == 1 or not hasattr(train_batches, "shard"):
+        return train_batches
+    if getattr(train_batches, "num_shards", 1) == 1:
+        return train_batches.shard(world.rank, world.size)
+    if train_batches.num_shards != world.size:
+        raise ValueError(f"fit: train_batches is sharded {train_batches.num_shards} ways but the world has "
+                         f"{world.size} ranks; pass the global iterator and fit shards it")
+    return train_batches
+
+
+def _rank_seed(seed: int, rank: int) -> int:
+    """Rank 0 keeps ``seed`` (one process runs as before); the others get their own dropout streams."""
+    return seed if rank == 0 else int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
+
+
+class _Loop:
+    """The epochs of one ``fit`` call: start (seed, resume), then train, validate, record, save, repeat."""
+
+    def __init__(self, run: RunState, runner: EpochRunner, train_batches, shuffle: bool, validation, callback):
+        self.run, self.runner, self.train_batches, self.shuffle = run, runner, train_batches, shuffle
+        self.validation, self.callback = validation, callback
+
+    def __call__(self, epochs: int, resume, seed) -> History:
+        run, world = self.run, self.run.world
+        start = self.start(resume, seed, epochs)
+        run.model.train()
+        for epoch in range(start, epochs + 1):
+            started = time.perf_counter()
+            record = {"epoch": epoch, **self.runner(self.batches(epoch), epoch),
+                      "lr": float(run.optimizer.lr) if hasattr(run.optimizer, "lr") else None}
+            if run.scheduler is not None:
+                run.scheduler.step()
+            record = run_on_root(world, lambda r=record, t=started: self.finish_record(r, t),
+                                 f" validating epoch {epoch}")
+            run.history.append(record)
+            improved = run.stopper.update(record)
+            _sync_history(run.history, run.stopper)
+            if self.end_epoch(epoch, record, improved):
+                run.history.stop_reason = run.history.stop_reason or "stopped by the callback"
+                break
+            if run.stopper.stopped:
+                break
+        return run.history
+
+    def start(self, resume, seed, epochs: int) -> int:
+        """Seed, resume when asked, give every rank rank 0's weights; the first epoch to run."""
+        run, world = self.run, self.run.world
+        if seed is not None:
+            manual_seed(_rank_seed(seed, world.rank))
+        path = run_on_root(world, lambda: run.resume_path(resume), " looking for the checkpoint to resume")
+        start = 1 if path is None else run_together(world, lambda: run.restore(path, world.rank),
+                                                     f" resuming from {path}")
+        broadcast_parameters(run.model, world=world)
+        _sync_history(run.history, run.stopper)
+        return epochs + 1 if run.stopper.stopped else start  # an early-stopped run stays stopped
+
+    def batches(self, epoch: int) -> list:
+        """This rank's batches of ``epoch``; every rank must have as many (each step is collective)."""
+        world = self.run.world
+        batches = run_together(world, lambda: batches_for_epoch(self.train_batches, epoch, self.run.order_rng,
+                                                                self.shuffle), f" preparing epoch {epoch}")
+        counts = world.allgather(len(batches))
+        if len(set(counts)) > 1:
+            raise together(ValueError(
+                f"fit: the ranks have different numbers of batches in epoch {epoch} (rank by rank: {counts}); "
+                "give fit the global BucketIterator (it shards it) or the same number of batches on every rank"))
+        return batches
+
+    def finish_record(self, record: dict, started: float) -> dict:
+        """Rank 0: the validation values and the epoch's time (broadcast to every rank by ``run_on_root``)."""
+        record = dict(record, **self.validation())
         record["time"] = time.perf_counter() - started
-        history.append(record)
-        improved = stopper.update(record)
-        _sync_history(history, stopper)
-        if checkpoint_dir is not None:
-            run.save(epoch, improved)
-        if callback is not None and callback(record, history):
-            history.stop_reason = history.stop_reason or "stopped by the callback"
-            break
-        if stopper.stopped:
-            break
-    return history
+        return record
+
+    def end_epoch(self, epoch: int, record: dict, improved: bool) -> bool:
+        """Rank 0 writes the checkpoints and calls the callback; True when the callback asks to stop."""
+        run, world = self.run, self.run.world
+        states = world.gather(get_rng().bit_generator.state) if run.checkpoint_dir is not None else None
+
+        def on_root():
+            if run.checkpoint_dir is not None:
+                run.other_rng = {f"global_rank{rank}": state for rank, state in enumerate(states) if rank}
+                run.save(epoch, improved)
+            return bool(self.callback is not None and self.callback(record, run.history))
+
+        return run_on_root(world, on_root, f" saving epoch {epoch}")
 
 
 def _sync_history(history: History, stopper: EarlyStopping) -> None:

@@ -151,23 +151,104 @@ def translation_monitor(data: Seq2SeqData, beam_size: int = 1, prefix: str = "va
     return scores
 
 
-def classify_data(examples, val_size=0.1, test_size=0.1, batch_size: int = 64, seed: int = 0,
-                  lower: bool = True, mode: str = "word", min_freq: int = 1, max_size=None) -> ClassifyData:
-    """Split (text, label) examples; labels become class ids (``minirnn.data.encode_labels`` order)."""
+def stratified_split(examples, val_size=0.1, test_size=0.1, seed: int = 0):
+    """Split (text, label) examples so that every class keeps its share in each split.
+
+    Each class's examples are shuffled with ``seed`` and cut in the proportions
+    ``val_size`` : ``test_size`` : the rest (fractions), rounding each class's share;
+    a class with at least 3 examples puts at least one in validation and one in test,
+    so macro-F1 sees it. A rare class is not lost to chance, as it can be in a plain
+    shuffle. Returns (train, val, test) lists, each shuffled.
+    """
+    for name, size in (("val_size", val_size), ("test_size", test_size)):
+        if not 0.0 <= float(size) < 1.0:
+            raise ValueError(f"stratified_split: {name} must be a fraction in [0, 1), got {size!r}")
+    rng = np.random.default_rng(seed)
+    by_label: dict = {}
+    for example in examples:
+        by_label.setdefault(example[1], []).append(example)
+    train, val, test = [], [], []
+    for label in sorted(by_label, key=str):
+        items = by_label[label]
+        items = [items[i] for i in rng.permutation(len(items))]
+        n_val, n_test = int(round(val_size * len(items))), int(round(test_size * len(items)))
+        if len(items) >= 3:
+            n_val, n_test = max(n_val, 1 if val_size else 0), max(n_test, 1 if test_size else 0)
+        val += items[:n_val]
+        test += items[n_val : n_val + n_test]
+        train += items[n_val + n_test :]
+    if not train:
+        raise ValueError(f"{len(examples)} examples are too few to split off validation and test examples")
+    return tuple([split[i] for i in rng.permutation(len(split))] for split in (train, val, test))
+
+
+def choose_token_mode(texts) -> tuple[str, str]:
+    """("char" or "word", why): character tokens when the texts are single words (names, codes).
+
+    A word vocabulary of one-word texts makes every unseen text ``<unk>``; characters
+    generalise to new names. Texts of several words are split into words.
+    """
+    texts = list(texts)
+    words = sum(len(t.split()) for t in texts) / max(len(texts), 1)
+    if words < 1.5:
+        return "char", f"the texts are single words (mean {words:.2f} words per text)"
+    return "word", f"the texts are phrases (mean {words:.1f} words per text)"
+
+
+def _classify_iterator(split, vocab, classes, mode, lower, batch_size, seed, shuffle):
     from ..data import BucketIterator, prepare_classification
 
-    train, val, test = _split(examples, val_size, test_size, seed)
+    if not split:
+        return None
+    ids = prepare_classification(split, mode=mode, lower=lower, vocab=vocab, classes=classes)
+    return BucketIterator(ids.ids, labels=ids.labels, batch_size=batch_size, shuffle=shuffle, seed=seed,
+                          pad_id=vocab.pad_id)
+
+
+def classify_data(examples, val_size=0.1, test_size=0.1, batch_size: int = 64, seed: int = 0,
+                  lower: bool = True, mode: str = "word", min_freq: int = 1, max_size=None,
+                  stratify: bool = False) -> ClassifyData:
+    """Split (text, label) examples; labels become class ids (``minirnn.data.encode_labels`` order).
+
+    ``stratify=True`` keeps every class's share in each split (:func:`stratified_split`;
+    sizes are then fractions); otherwise a plain seeded shuffle.
+    """
+    from ..data import prepare_classification
+
+    if stratify:
+        train, val, test = stratified_split(examples, val_size, test_size, seed)
+    else:
+        train, val, test = _split(examples, val_size, test_size, seed)
     classes = prepare_classification(examples, mode=mode, lower=lower).classes  # every label, train or not
     prepared = prepare_classification(train, mode=mode, lower=lower, min_freq=min_freq, max_size=max_size,
                                       classes=classes)
     vocab = prepared.vocab
 
     def iterator(split, shuffle):
-        if not split:
-            return None
-        ids = prepare_classification(split, mode=mode, lower=lower, vocab=vocab, classes=classes)
-        return BucketIterator(ids.ids, labels=ids.labels, batch_size=batch_size, shuffle=shuffle, seed=seed,
-                              pad_id=vocab.pad_id)
+        return _classify_iterator(split, vocab, classes, mode, lower, batch_size, seed, shuffle)
 
     return ClassifyData(vocab, list(classes), iterator(train, True), iterator(val, False), iterator(test, False),
                         train, val, test, mode, lower)
+
+
+def score_classifier(model, vocab, classes, examples, mode: str = "word", lower: bool = True,
+                     batch_size: int = 64, weight=None):
+    """A trained classifier's :class:`ClassificationReport` on (text, label) examples.
+
+    For ``evaluate`` on a user's file: the texts are tokenised as in training (``mode``,
+    ``lower``) and looked up in ``vocab`` (unseen tokens become ``<unk>``). A label that
+    is not one of ``classes`` is an error naming it, since the model cannot predict it.
+    """
+    from .classification_metrics import evaluate_classifier
+
+    by_name = {str(c): c for c in classes}  # a file's "1" is the class 1 of a model trained on int labels
+    unknown = sorted({str(label) for _, label in examples} - set(by_name))
+    if unknown:
+        shown = ", ".join(repr(u) for u in unknown[:5]) + (" ..." if len(unknown) > 5 else "")
+        raise ValueError(f"{len(unknown)} label(s) the model was not trained on: {shown}; its classes are "
+                         f"{', '.join(map(str, classes))}")
+    if not examples:
+        raise ValueError("score_classifier: no examples to score")
+    examples = [(text, by_name[str(label)]) for text, label in examples]
+    batches = _classify_iterator(examples, vocab, list(classes), mode, lower, batch_size, 0, False)
+    return evaluate_classifier(model, batches, list(classes), weight)

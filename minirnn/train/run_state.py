@@ -9,6 +9,10 @@ still have in memory, so that ``fit(..., resume=...)`` continues exactly::
                                             stopped or not and why), the task, the scheduler
     rng["global"], rng["order"]             minirnn's global generator (dropout, scheduled
                                             sampling) and the one that shuffles a batch list
+    rng["global_rank1"], ...                in a distributed run, every other rank's generator
+
+Only rank 0 writes; every rank restores from the same file (so it must be visible to
+every rank: one machine, or a shared file system).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import os
 from dataclasses import dataclass, field
 
 from ..backend import get_rng
+from ..distributed import SINGLE
 from ..io import load_checkpoint, save_checkpoint
 
 
@@ -34,6 +39,7 @@ class RunState:
     vocabs: dict | None = None
     extra: dict | None = None
     checkpoint_dir: object = None
+    world: object = SINGLE  # minirnn.distributed.World: who is rank 0, how many ranks
     # Generator states of the other ranks of a distributed run, keyed "global_rank{r}" (rank 0's is "global").
     other_rng: dict = field(default_factory=dict)
 

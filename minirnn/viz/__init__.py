@@ -6,11 +6,13 @@ decides what to show.
 * ``epoch_table(history)``, ``ascii_chart(history)``: the training trace (``tables``)
 * ``attention_heatmap(weights, source, output)``: shaded terminal grid (``heatmap``)
 * ``pipeline_trace(model, src_vocab, tgt_vocab, text)``: the six stages (``trace``)
-* ``save_attention_png``, ``save_history_png``: PNGs, needs the ``plot`` extra (``plots``)
+* ``classification_table(report)``, ``confusion_table(report)``: a classifier's scores (``classification``)
+* ``save_attention_png``, ``save_history_png``, ``save_confusion_png``: PNGs, needs the ``plot`` extra (``plots``)
 """
 
+from .classification import classification_table, confusion_table
 from .heatmap import attention_heatmap, shade
-from .plots import MissingExtraError, matplotlib_available, save_attention_png, save_history_png
+from .plots import MissingExtraError, matplotlib_available, save_attention_png, save_confusion_png, save_history_png
 from .tables import ascii_chart, epoch_table
 from .trace import pipeline_trace
 
@@ -18,10 +20,13 @@ __all__ = [
     "MissingExtraError",
     "ascii_chart",
     "attention_heatmap",
+    "classification_table",
+    "confusion_table",
     "epoch_table",
     "matplotlib_available",
     "pipeline_trace",
     "save_attention_png",
+    "save_confusion_png",
     "save_history_png",
     "shade",
 ]
