@@ -25,12 +25,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import checkpoint_commands, evaluating, gradcheck_command, training
+from . import checkpoint_commands, evaluate, gradcheck_command, training
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, UserError, limit_blas_threads, note
 from .options import HelpFormatter, Parser
 from .runs import explicit_options, interrupted_lines
 
-COMMAND_MODULES = (training, evaluating, checkpoint_commands, gradcheck_command)
+COMMAND_MODULES = (training, evaluate, checkpoint_commands, gradcheck_command)
 
 EPILOG = """\
 examples:

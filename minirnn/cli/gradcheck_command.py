@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 
-from .common import say
+from .common import non_negative_int, positive_int, say
 
 GRADCHECK_MODELS = ("rnn", "gru", "lstm", "lstm-proj", "gru-cell", "lstm-cell", "linear", "attention",
                     "classifier", "seq2seq")
@@ -87,15 +86,14 @@ def register(sub) -> None:
                           description="Build a small float64 model, compare every parameter's analytic gradient "
                           "with central differences and print the worst errors.",
                           epilog="examples:\n  python -m minirnn gradcheck --model lstm --bidirectional --layers 2\n"
-                          "  python -m minirnn gradcheck --model seq2seq --cell lstm",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+                          "  python -m minirnn gradcheck --model seq2seq --cell lstm")
     grad.add_argument("--model", choices=GRADCHECK_MODELS, default="lstm", help="what to check (default lstm)")
     grad.add_argument("--cell", choices=("gru", "lstm"), default="gru", help="cell of classifier/seq2seq")
-    grad.add_argument("--hidden", type=int, default=4, help="hidden size (default 4)")
-    grad.add_argument("--layers", type=int, default=1, help="recurrent layers (default 1)")
+    grad.add_argument("--hidden", type=positive_int, default=4, help="hidden size (default 4)")
+    grad.add_argument("--layers", type=positive_int, default=1, help="recurrent layers (default 1)")
     grad.add_argument("--bidirectional", action="store_true", help="bidirectional recurrent layers / encoder")
-    grad.add_argument("--batch", type=int, default=3, help="batch size N (default 3)")
-    grad.add_argument("--steps", type=int, default=4, help="time steps T (default 4)")
-    grad.add_argument("--worst", type=int, default=5, help="how many of the worst arrays to list")
-    grad.add_argument("--seed", type=int, default=0)
+    grad.add_argument("--batch", type=positive_int, default=3, help="batch size N (default 3)")
+    grad.add_argument("--steps", type=positive_int, default=4, help="time steps T (default 4)")
+    grad.add_argument("--worst", type=positive_int, default=5, help="how many of the worst arrays to list")
+    grad.add_argument("--seed", type=non_negative_int, default=0, help="seed of the weights and inputs")
     grad.set_defaults(func=cmd_gradcheck)

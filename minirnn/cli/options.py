@@ -27,7 +27,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
     def _get_help_string(self, action):
         text = action.help or ""
         default = action.default
-        if "%(default)" in text or "default" in text or default in (None, False, [], argparse.SUPPRESS):
+        meaningless = default is None or default is False or default == [] or default == argparse.SUPPRESS
+        if "%(default)" in text or "default" in text or meaningless:
             return text
         if action.option_strings or action.nargs in (argparse.OPTIONAL, argparse.ZERO_OR_MORE):
             return f"{text} (default: %(default)s)"

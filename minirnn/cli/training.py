@@ -85,7 +85,8 @@ def cmd_seq2seq(args, kind: str) -> int:
     if getattr(args, "resume", False):
         _check_resumed_data(args, settings, story)
     settings["data_file"] = story.get("data_file")
-    settings["monitor"] = choose_monitor(getattr(args, "monitor", "auto"), settings["mode"])
+    settings["monitor"], settings["monitor_reason"] = choose_monitor(getattr(args, "monitor", "auto"),
+                                                                     settings["mode"], settings["val"])
     seq2seq_run(args, pairs, kind, settings, samples=story["samples"], references=story.get("references"),
                 join=story.get("join"), heatmap_sentence=story.get("heatmap_sentence"),
                 data_file=story.get("data_file"))

@@ -19,7 +19,6 @@ import os
 import time
 
 from .common import UserError, note, output_labels, print_fit_summary, render, save_pngs, say, set_device
-from .runs import open_run, resumed_settings
 
 # Settings a resumed run must keep, and the option that sets each.
 RUN_OPTIONS = {"hidden_size": "--hidden-size", "embed_dim": "--embed-dim", "cell": "--cell", "lr": "--lr",
@@ -77,9 +76,18 @@ def split_sizes(pairs, lower: bool, mode: str) -> int:
 
 
 def _spacing_note(spacing) -> str:
-    shown = [f"{pair.split(' ')[1]!s}" for pair, gap in spacing.gaps.items()
-             if pair.startswith("w ") and gap and len(pair.split(" ")[1]) == 1]
-    return f"; targets space before {' '.join(shown)}" if shown else ""
+    """The target side's punctuation spacing where it differs from English (French ``Va !``)."""
+    from ..data.tokenizer import WORD
+
+    names = {"": "no space", " ": "a space", "\u202f": "a narrow no-break space", "\u00a0": "a no-break space"}
+    before: dict = {}
+    for pair, gap in spacing.departures().items():
+        left, right = pair.split(" ")
+        if left == WORD and len(right) == 1:
+            before.setdefault(names.get(gap, repr(gap)), []).append(right)
+    if not before:
+        return ""
+    return "; the targets put " + ", ".join(f"{name} before {' '.join(marks)}" for name, marks in before.items())
 
 
 def describe_run(kind, data, model, settings, backend) -> None:
@@ -98,18 +106,25 @@ def describe_run(kind, data, model, settings, backend) -> None:
         f"{model.num_parameters():,} parameters, {model.dtype}, backend {backend}")
     say(f"training: Adam lr {settings['lr']}, batch {settings['batch_size']}, clip {settings['clip']}, up to "
         f"{settings['epochs']} epochs; keeps the epoch with the best {MONITOR_LABELS.get(monitor, monitor)} "
-        f"(--monitor), early stopping after {settings['patience']} epochs without improvement")
+        f"(--monitor {monitor}: {settings.get('monitor_reason', 'as asked')}), early stopping after "
+        f"{settings['patience']} epochs without improvement")
     say()
 
 
 # =========================================================================== training
 
 
-def choose_monitor(requested: str, mode: str) -> str:
-    """``auto``: validation BLEU on word tokens, chrF on characters (BLEU's 4-grams of characters mean little)."""
+def choose_monitor(requested: str, mode: str, val_sources: int) -> tuple[str, str]:
+    """The monitored validation value and why: ``auto`` is BLEU on word tokens (chrF on characters,
+    whose 4-grams say little), unless validation is too small for either to move: then the loss."""
+    from ..train.recipes import TINY_SPLIT
+
     if requested != "auto":
-        return requested
-    return "val_bleu" if mode == "word" else "val_chrf"
+        return requested, "as asked"
+    if val_sources < TINY_SPLIT:
+        return "val_loss", (f"validation holds {val_sources} sources, too few for BLEU (it stays 0 for many "
+                            "epochs, and a tie keeps the earliest)")
+    return ("val_bleu", "the translation score") if mode == "word" else ("val_chrf", "character tokens")
 
 
 def _checkpoint_extra(kind, data, settings, join, data_file):
@@ -119,7 +134,7 @@ def _checkpoint_extra(kind, data, settings, join, data_file):
 
 
 def fit_seq2seq(args, pairs, kind, settings, join, data_file=None):
-    """Split, build the model, train; returns (data, history, run folder)."""
+    """Split, build the model, train in ``args.run_folder``; returns (data, history)."""
     import minirnn as mr
 
     from ..models import Seq2Seq

@@ -62,7 +62,7 @@ ELISION_CLITICS = frozenset({"c", "d", "j", "l", "m", "n", "s", "t", "qu", "jusq
 CONTRACTION_SUFFIXES = frozenset({"'s", "'m", "'re", "'ve", "'ll", "'d"})
 SYMMETRIC_QUOTES = frozenset("\"'`")  # the same mark opens and closes: which one is decided by counting
 
-_NO_SPACE_BEFORE = frozenset(".,!?;:%)]}»")
+_NO_SPACE_BEFORE = frozenset(".,!?;:%)]}»…")
 _NO_SPACE_AFTER = frozenset("([{«")
 WORD = "w"  # the spacing key of every word or number
 
@@ -138,7 +138,7 @@ def spacing_keys(tokens) -> list[str]:
     return keys
 
 
-def _default_gap(left: str, right: str) -> str:
+def english_gap(left: str, right: str) -> str:
     """English spacing: nothing before closing marks, nothing after opening ones, else a space."""
     if right in _NO_SPACE_BEFORE or right.endswith("close"):
         return ""
@@ -178,7 +178,7 @@ class Spacing:
         gaps = {}
         for pair, seen in counts.items():
             if pair != f"{WORD} {WORD}" and sum(seen.values()) >= min_count:
-                default = _default_gap(*pair.split(" "))  # a tie goes to the English default
+                default = english_gap(*pair.split(" "))  # a tie goes to the English default
                 gaps[pair] = max(seen, key=lambda gap: (seen[gap], gap == default))
         apostrophe = "\u2019" if apostrophes["\u2019"] > apostrophes["'"] else "'"
         return cls(gaps, apostrophe)
@@ -189,7 +189,11 @@ class Spacing:
                      f"{left} {WORD}" if left != WORD else None):
             if pair in self.gaps:
                 return self.gaps[pair]
-        return _default_gap(left, right)
+        return english_gap(left, right)
+
+    def departures(self) -> dict:
+        """The learned gaps that differ from English spacing: ``{"w !": " "}`` for French ``Va !``."""
+        return {pair: gap for pair, gap in sorted(self.gaps.items()) if gap != english_gap(*pair.split(" "))}
 
     def to_dict(self) -> dict:
         """A JSON-ready dict (stored in checkpoints)."""
