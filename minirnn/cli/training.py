@@ -55,11 +55,14 @@ def _seq2seq_data(args, settings):
         settings["mode"] = "char" if args.char else "word"
         n = settings["pairs"] if args.quick else 6000
         pairs = date_pairs(n + settings["val"] + settings["test"], seed=settings["seed"])
+        say(f"data: {len(pairs):,} built-in date pairs (human dates -> ISO 8601, {settings['mode']} tokens)")
         return pairs, {"samples": ["tuesday 3 march 1998", "3/3/98", "march 3rd, 1998"], "join": ""}
     from ..data.datasets import translation_pairs
     from ..data.datasets.translation import all_translation_pairs
 
     pairs = translation_pairs(settings["pairs"] + settings["val"] + settings["test"], seed=settings["seed"])
+    say(f"data: {len(pairs):,} built-in English->French pairs from minirnn's grammar (lower case, one reference "
+        "each; no download)")
     references = {en: [fr] for en, fr in all_translation_pairs()}
     samples = SAMPLES if args.command == "demo" else SAMPLES[:3]
     return pairs, {"samples": samples, "references": references, "heatmap_sentence": HEATMAP_SENTENCE}

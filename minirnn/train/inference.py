@@ -88,9 +88,10 @@ def translate(model, src_vocab, tgt_vocab, texts, max_len: int | None = None, be
               replace_unknown: bool = True) -> list[Translation]:
     """Decode each text; greedy when ``beam_size == 1``, beam search otherwise.
 
-    ``max_len`` None lets each batch decode up to ``default_max_len`` of its longest
-    source. Texts are decoded ``batch_size`` at a time, sorted by length (results
-    come back in the input order). ``spacing`` writes the output (default: English).
+    ``max_len`` None gives each text ``default_max_len`` of its own length (a batch
+    decodes up to its longest source's budget, and each row is cut to its own).
+    Texts are decoded ``batch_size`` at a time, sorted by length (results come back
+    in the input order). ``spacing`` writes the output (default: English).
     """
     from ..data import detokenize, tokenize
 
@@ -107,8 +108,11 @@ def translate(model, src_vocab, tgt_vocab, texts, max_len: int | None = None, be
         out, weights = _decode_chunk(model, src_vocab, tgt_vocab, [token_lists[i] for i in rows], max_len,
                                      beam_size)
         for k, i in enumerate(rows):
-            tokens, ended = token_lists[i], tgt_vocab.eos_id in out[k].tolist()
-            words = tgt_vocab.decode(out[k])
+            tokens = token_lists[i]
+            budget = int(max_len) if max_len is not None else default_max_len(len(tokens))  # its own, not the batch's
+            ids = out[k][:budget]
+            ended = tgt_vocab.eos_id in ids.tolist()
+            words = tgt_vocab.decode(ids)
             steps = len(words) + (1 if ended else 0)
             attn = None if weights is None else weights[k, :steps, : len(tokens)]
             if replace_unknown:
