@@ -136,33 +136,34 @@ def cmd_trace(args) -> int:
     return 0
 
 
+def _text_command(sub, name: str, func, helptext: str, epilog: str, verbose: str):
+    """A parser for ``name CHECKPOINT [TEXT ...]``: text from the arguments or stdin, ``-v``, the common options."""
+    parser = sub.add_parser(name, help=helptext, epilog=epilog,
+                            description=f"{helptext[0].upper()}{helptext[1:]}. Text comes from the arguments (one "
+                            "text each) or stdin (one per line; one output line per input line, blank lines kept). "
+                            "Options may come anywhere on the line.")
+    parser.add_argument("checkpoint", help="a .npz checkpoint written by minirnn's train or demo")
+    parser.add_argument("text", nargs="*", help="texts (each argument is one); stdin when none")
+    parser.add_argument("-v", "--verbose", action="store_true", help=verbose)
+    add_common_options(parser)
+    parser.set_defaults(func=func)
+    return parser
+
+
 def register(sub) -> None:
     """Add ``translate``, ``predict`` and ``trace`` to the command parsers."""
-    translate = sub.add_parser("translate", help="translate text with a seq2seq checkpoint",
-                               description="Translate text with a seq2seq checkpoint; text from the arguments (one "
-                               "sentence each) or stdin (one per line, blank lines kept). Options may come anywhere.",
-                               epilog='examples:\n  python -m minirnn translate runs/demo/best.npz "i am happy"\n'
-                               '  python -m minirnn translate runs/demo/best.npz --attention "i am not happy"\n'
-                               "  python -m minirnn translate runs/translate/best.npz --beam 4 < sentences.txt")
-    translate.add_argument("checkpoint", help="a translator's .npz checkpoint written by minirnn")
-    translate.add_argument("text", nargs="*", help="sentences (each argument is one); stdin when none")
+    translate = _text_command(sub, "translate", cmd_translate, "translate text with a translator checkpoint",
+                              'examples:\n  python -m minirnn translate runs/demo/best.npz "i am happy"\n'
+                              '  python -m minirnn translate runs/demo/best.npz --attention "i am not happy"\n'
+                              "  python -m minirnn translate runs/translate/best.npz --beam 4 < sentences.txt",
+                              "print the input next to each output")
     translate.add_argument("--attention", action="store_true", help="print the attention heatmap of each sentence")
     translate.add_argument("--beam", type=positive_int, default=1, help="beam size (1 = greedy)")
     translate.add_argument("--max-len", type=positive_int, default=None,
                            help="longest output, in tokens (default: 2 x the input's length + 10)")
-    translate.add_argument("-v", "--verbose", action="store_true", help="print the input next to each output")
-    add_common_options(translate)
-    translate.set_defaults(func=cmd_translate)
-
-    predict = sub.add_parser("predict", help="classify text with a classifier checkpoint",
-                             description="Classify text with a classifier checkpoint; text from the arguments or "
-                             "stdin (one per line, blank lines kept). Prints label<TAB>probability per text.",
-                             epilog='example: python -m minirnn predict runs/classify/best.npz "ACGTTATAATGC"')
-    predict.add_argument("checkpoint", help="a classifier's .npz checkpoint written by minirnn")
-    predict.add_argument("text", nargs="*", help="texts (each argument is one); stdin when none")
-    predict.add_argument("-v", "--verbose", action="store_true", help="print every class's probability")
-    add_common_options(predict)
-    predict.set_defaults(func=cmd_predict)
+    _text_command(sub, "predict", cmd_predict, "classify text with a classifier checkpoint (label<TAB>probability)",
+                  'example: python -m minirnn predict runs/classify/best.npz "ACGTTATAATGC"',
+                  "print every class's probability")
 
     trace = sub.add_parser("trace", help="the six-stage pipeline trace of one sentence",
                            description="Show raw text, tokens, ids, padding, encoder outputs, every decoder step "

@@ -121,4 +121,5 @@ def resumed_settings(folder: str, settings: dict, given: set, options: dict) -> 
         if dest in given and key in stored and settings.get(key) != stored[key]:
             raise UserError(f"--resume: the run in {folder} was trained with {option} {stored[key]}, not "
                             f"{settings.get(key)}; a resumed run keeps its settings (drop {option})")
-    return dict(settings, **{k: v for k, v in stored.items() if k not in ("epochs", "patience")})
+    # --epochs and --patience may change (that is what resuming is for); unless given, the run's own hold.
+    return dict(settings, **{k: v for k, v in stored.items() if not (k in ("epochs", "patience") and k in given)})

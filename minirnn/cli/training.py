@@ -17,6 +17,7 @@ DEMO = {  # the demo's settings; the issue asks for >= 90% held-out exact match 
     "pairs": 12000, "val": 400, "test": 1000, "embed_dim": 64, "hidden_size": 128, "cell": "gru",
     "bidirectional": True, "epochs": 10, "lr": 3e-3, "batch_size": 64, "clip": 1.0, "patience": 3,
 }
+DATA_EPOCHS = 30  # a user's file trains until validation stops improving (early stopping), at most this long
 QUICK = {"pairs": 400, "val": 50, "test": 50, "embed_dim": 16, "hidden_size": 24, "epochs": 2, "batch_size": 32}
 SAMPLES = ["i am happy", "i am not happy", "she is happy", "i have a red car", "we have two red cars",
            "the girls are tired", "i do not have a red car"]
@@ -45,6 +46,8 @@ def run_settings(args) -> dict:
 def _seq2seq_data(args, settings):
     """The pairs of the task, with the samples, references and output join of its report."""
     if args.data:
+        if args.epochs is None and not args.quick and not getattr(args, "resume", False):
+            settings["epochs"] = DATA_EPOCHS
         pairs = read_parallel_file(args.data)
         settings["val"] = settings["test"] = split_sizes(pairs, settings["lower"], settings["mode"])
         data_file = {"path": args.data, "sha256": file_sha256(args.data)}
@@ -82,8 +85,6 @@ def cmd_seq2seq(args, kind: str) -> int:
     folder = open_run(args, args.name or kind, say=say)
     if getattr(args, "resume", False):
         settings = resumed_settings(folder, settings, args.explicit, RUN_OPTIONS)
-        if args.epochs is not None:
-            settings["epochs"] = args.epochs
     pairs, story = _seq2seq_data(args, settings)
     if getattr(args, "resume", False):
         _check_resumed_data(args, settings, story)
@@ -122,7 +123,8 @@ def cmd_train(args) -> int:
 
 def _add_run_options(parser) -> None:
     parser.add_argument("--epochs", type=positive_int, default=None,
-                        help=f"epochs to train (default {DEMO['epochs']}; with --resume: train on up to this epoch)")
+                        help=f"epochs to train, at most (default {DEMO['epochs']}; {DATA_EPOCHS} with --data, where "
+                        "early stopping usually ends it sooner; with --resume: continue up to this epoch)")
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run: little data, a small model, 2 epochs")
     parser.add_argument("--out", default="runs", help="parent folder of the run folder")
     parser.add_argument("--name", default=None,

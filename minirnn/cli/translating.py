@@ -254,9 +254,9 @@ def seq2seq_run(args, pairs, kind: str, settings: dict, samples=(), trace_text=N
     """Train an attention Seq2Seq on ``pairs`` and print the whole story; shared by demo and train."""
     from ..io import load_checkpoint
 
-    started = time.perf_counter()
+    started, started_cpu = time.perf_counter(), time.process_time()
     data, history = fit_seq2seq(args, pairs, kind, settings, join, data_file)
-    train_time = time.perf_counter() - started
+    train_time, train_cpu = time.perf_counter() - started, time.process_time() - started_cpu
     print_fit_summary(history)
     _resume_checks(args, data, history, settings)
     say(kept_epoch_line(history, settings["monitor"]))
@@ -279,7 +279,7 @@ def seq2seq_run(args, pairs, kind: str, settings: dict, samples=(), trace_text=N
     say(f"try:  python -m minirnn translate {best_path} \"{results[0].source}\" --attention")
     if args.data:
         say(f"      python -m minirnn evaluate {best_path} --data {args.data}")
-    say(f"total time {time.perf_counter() - started:.1f}s (training {train_time:.1f}s)")
+    say(f"total time {time.perf_counter() - started:.1f}s (training {train_time:.1f}s, {train_cpu:.1f}s of CPU)")
     if history.best_epoch is not None and data.val_groups and history.best_epoch == 1 and len(history["epoch"]) > 2:
         note("note: the kept model is the first epoch's; later epochs scored worse on validation")
     return scores
