@@ -22,7 +22,8 @@ from .common import UserError, note, output_labels, print_fit_summary, render, s
 
 # Settings a resumed run must keep, and the option that sets each.
 RUN_OPTIONS = {"hidden_size": "--hidden-size", "embed_dim": "--embed-dim", "cell": "--cell", "lr": "--lr",
-               "batch_size": "--batch-size", "lower": "--lowercase", "mode": "--char", "seed": "--seed"}
+               "batch_size": "--batch-size", "lower": "--lowercase", "mode": "--char", "seed": "--seed",
+               "label_smoothing": "--label-smoothing"}
 MONITOR_LABELS = {"val_bleu": "val BLEU", "val_chrf": "val chrF", "val_loss": "val loss",
                   "val_exact_match": "val exact match"}
 
@@ -104,7 +105,8 @@ def describe_run(kind, data, model, settings, backend) -> None:
     say(f"model: Seq2Seq({'bidirectional ' if settings.get('bidirectional') else ''}{cell} encoder -> Bahdanau "
         f"attention -> {cell}Cell decoder), embed {settings['embed_dim']}, hidden {settings['hidden_size']}, "
         f"{model.num_parameters():,} parameters, {model.dtype}, backend {backend}")
-    say(f"training: Adam lr {settings['lr']}, batch {settings['batch_size']}, clip {settings['clip']}, up to "
+    say(f"training: Adam lr {settings['lr']}, batch {settings['batch_size']}, clip {settings['clip']}, label "
+        f"smoothing {settings.get('label_smoothing', 0.0)}, up to "
         f"{settings['epochs']} epochs; keeps the epoch with the best {MONITOR_LABELS.get(monitor, monitor)} "
         f"(--monitor {monitor}: {settings.get('monitor_reason', 'as asked')}), early stopping after "
         f"{settings['patience']} epochs without improvement")
@@ -154,6 +156,7 @@ def fit_seq2seq(args, pairs, kind, settings, join, data_file=None):
     describe_run(kind, data, model, settings, backend)
     history = fit(model, data.train, data.val, task="seq2seq", optimizer=optimizer, epochs=settings["epochs"],
                   clip=settings["clip"], patience=settings["patience"], monitor=settings["monitor"],
+                  label_smoothing=settings.get("label_smoothing", 0.0),
                   checkpoint_dir=args.run_folder, vocabs=data.vocabs, exact_match=False,
                   val_metrics=translation_monitor(data), resume=bool(getattr(args, "resume", False)),
                   extra=_checkpoint_extra(kind, data, settings, join, data_file), seed=settings["seed"],
