@@ -173,3 +173,20 @@ def test_confusion_png(tmp_path):
     report = classification_report([0, 1, 2, 2], [0, 2, 2, 1], ["a", "b", "c"])
     path = save_confusion_png(tmp_path / "out" / "confusion.png", report)
     assert path.endswith("confusion.png") and (tmp_path / "out" / "confusion.png").stat().st_size > 1000
+
+
+def test_score_classifier_on_a_users_examples():
+    from minirnn.data import Vocab
+    from minirnn.train.recipes import score_classifier
+
+    mr.manual_seed(1)
+    vocab = Vocab(list("ACGT"))
+    model = mr.models.SequenceClassifier(len(vocab), 2, embed_dim=4, hidden_size=5)
+    examples = [("ACGTTA", "1"), ("GGC", "0"), ("TATAAT", "1")]  # a file's labels are strings ...
+    report = score_classifier(model, vocab, [0, 1], examples, mode="char", lower=False)  # ... the DNA classes ints
+    assert report.total == 3 and report.confusion.sum(axis=1).tolist() == [1, 2]
+    assert report.to_dict()["classes"] == ["0", "1"]
+    with pytest.raises(ValueError, match=r"1 label\(s\) the model was not trained on: 'maybe'"):
+        score_classifier(model, vocab, [0, 1], examples + [("AC", "maybe")], mode="char")
+    with pytest.raises(ValueError, match="no examples"):
+        score_classifier(model, vocab, [0, 1], [], mode="char")

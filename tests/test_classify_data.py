@@ -5,54 +5,12 @@ or none, semicolons, tabs, quoted commas, a BOM and Windows line ends, a bad lin
 imbalanced classes, labels that differ only in case.
 """
 
-import csv
-
 import pytest
+from classify_files import REVIEWS, SURNAMES, names, reviews, write_csv
 
 from minirnn.data import DataFormatError, load_labeled_text
 from minirnn.data.columns import LABEL_NAMES, TEXT_NAMES, label_column_problem, looks_like_name, sniff_delimiter
 from minirnn.train.recipes import choose_token_mode, stratified_split
-
-REVIEWS = [
-    ("I loved this film, truly wonderful.", "positive"),
-    ("Great acting and a clever plot!", "positive"),
-    ("A delight from start to finish.", "positive"),
-    ("Best film I've seen this year; go see it.", "positive"),
-    ("Charming, funny and warm.", "positive"),
-    ("Boring. I left halfway.", "negative"),
-    ("Terrible script, worse acting.", "negative"),
-    ("A waste of two hours...", "negative"),
-    ("I want my money back", "negative"),
-    ("Dull and predictable, sadly.", "negative"),
-]
-SURNAMES = {  # surnames as they are spelled in each language; several share a language, as in real files
-    "Arabic": ["Abbas", "Haddad", "Nasser", "Khoury", "Saleh", "Mansour", "Bishara", "Aswad", "Kassab", "Tahan"],
-    "Czech": ["Novák", "Svoboda", "Dvořák", "Černý", "Procházka", "Kučera", "Veselý", "Horák", "Němec", "Marek"],
-    "Irish": ["O'Brien", "Murphy", "Kelly", "O'Sullivan", "Walsh", "McCarthy", "Byrne", "Ryan", "O'Connor", "Doyle"],
-    "Italian": ["Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci", "Marino", "Greco"],
-    "Japanese": ["Sato", "Suzuki", "Takahashi", "Tanaka", "Watanabe", "Ito", "Yamamoto", "Nakamura", "Kobayashi",
-                 "Kato"],
-    "Vietnamese": ["Nguyen", "Tran", "Le", "Pham", "Hoang", "Phan", "Vu", "Dang", "Bui", "Do"],
-}
-
-
-def _reviews(n=60):
-    """n realistic reviews, each one a distinct text (a different reader's note appended)."""
-    return [(f"{text} (reader {i})", label) for i, (text, label) in enumerate(REVIEWS * (n // len(REVIEWS)))]
-
-
-def _names():
-    rows = [(name, language) for language, names in SURNAMES.items() for name in names]
-    return rows[::3] + rows[1::3] + rows[2::3]  # mixed languages, as a shuffled file is
-
-
-def _write_csv(path, rows, header=None, delimiter=",", encoding="utf-8", lineterminator="\n"):
-    with open(path, "w", newline="", encoding=encoding) as f:
-        writer = csv.writer(f, delimiter=delimiter, lineterminator=lineterminator)
-        if header:
-            writer.writerow(header)
-        writer.writerows(rows)
-    return path
 
 
 def _labels(records):
@@ -63,7 +21,7 @@ def _labels(records):
 
 
 def test_label_text_header_puts_the_label_first(tmp_path):
-    path = _write_csv(tmp_path / "reviews.csv", [(label, text) for text, label in _reviews()], ["label", "text"])
+    path = write_csv(tmp_path / "reviews.csv", [(label, text) for text, label in reviews()], ["label", "text"])
     records = load_labeled_text(path)
     assert len(records) == 60 and _labels(records) == ["negative", "positive"]  # not 60 texts as classes
     assert records[0] == ("I loved this film, truly wonderful. (reader 0)", "positive")
@@ -73,7 +31,7 @@ def test_label_text_header_puts_the_label_first(tmp_path):
 
 
 def test_review_sentiment_header_is_not_a_data_row(tmp_path):
-    path = _write_csv(tmp_path / "imdb.csv", _reviews(), ["review", "sentiment"])
+    path = write_csv(tmp_path / "imdb.csv", reviews(), ["review", "sentiment"])
     records = load_labeled_text(path)
     assert _labels(records) == ["negative", "positive"]  # no third class "sentiment"
     assert len(records) == 60 and records.layout.num_labels == 2
@@ -81,14 +39,14 @@ def test_review_sentiment_header_is_not_a_data_row(tmp_path):
 
 
 def test_name_language_file_has_no_class_named_language(tmp_path):
-    path = _write_csv(tmp_path / "names.csv", _names(), ["name", "language"])
+    path = write_csv(tmp_path / "names.csv", names(), ["name", "language"])
     records = load_labeled_text(path)
     assert _labels(records) == sorted(SURNAMES) and len(records) == 60
     assert ("O'Brien", "Irish") in records and ("Dvořák", "Czech") in records
 
 
 def test_names_without_a_header_keep_their_first_row(tmp_path):
-    path = _write_csv(tmp_path / "names.csv", _names())
+    path = write_csv(tmp_path / "names.csv", names())
     records = load_labeled_text(path)
     assert records.layout.header is None and len(records) == 60
     assert records[0] == ("Abbas", "Arabic")
@@ -97,7 +55,7 @@ def test_names_without_a_header_keep_their_first_row(tmp_path):
 
 def test_unfamiliar_header_words_are_found_by_their_values(tmp_path):
     """Neither 'Nachname' nor 'Herkunft' is a known column name: the values decide."""
-    path = _write_csv(tmp_path / "namen.csv", [(lang, name) for name, lang in _names()], ["Herkunft", "Nachname"])
+    path = write_csv(tmp_path / "namen.csv", [(lang, name) for name, lang in names()], ["Herkunft", "Nachname"])
     records = load_labeled_text(path)
     assert records.layout.header == ("Herkunft", "Nachname")
     assert (records.layout.text_col, records.layout.label_col) == (1, 0)
@@ -109,7 +67,7 @@ def test_unfamiliar_header_words_are_found_by_their_values(tmp_path):
 
 
 def test_semicolons_with_commas_inside_the_text(tmp_path):
-    path = _write_csv(tmp_path / "news.csv", _reviews(30), ["sentence", "category"], delimiter=";")
+    path = write_csv(tmp_path / "news.csv", reviews(30), ["sentence", "category"], delimiter=";")
     assert '"Best film I\'ve seen this year; go see it. (reader 3)";positive' in path.read_text(encoding="utf-8")
     records = load_labeled_text(path)
     assert records.layout.delimiter == ";" and len(records) == 30
@@ -136,7 +94,7 @@ def test_quoted_commas_and_newlines(tmp_path):
 
 
 def test_bom_and_windows_line_ends(tmp_path):
-    path = _write_csv(tmp_path / "excel.csv", _reviews(20), ["Review", "Sentiment"], encoding="utf-8-sig",
+    path = write_csv(tmp_path / "excel.csv", reviews(20), ["Review", "Sentiment"], encoding="utf-8-sig",
                       lineterminator="\r\n")
     assert path.read_bytes().startswith(b"\xef\xbb\xbfReview")
     records = load_labeled_text(path)
@@ -146,7 +104,7 @@ def test_bom_and_windows_line_ends(tmp_path):
 
 def test_pipes_in_a_txt_file_are_sniffed(tmp_path):
     path = tmp_path / "data.txt"
-    path.write_text("text|label\n" + "\n".join(f"{t}|{lab}" for t, lab in _reviews(20)) + "\n", encoding="utf-8")
+    path.write_text("text|label\n" + "\n".join(f"{t}|{lab}" for t, lab in reviews(20)) + "\n", encoding="utf-8")
     records = load_labeled_text(path)
     assert records.layout.delimiter == "|" and len(records) == 20
 
@@ -167,7 +125,7 @@ def test_sniffing_prefers_the_consistent_delimiter():
 
 def test_a_bad_line_is_named_and_the_rest_is_read(tmp_path):
     path = tmp_path / "reviews.csv"
-    good = [f'"{t}",{lab}' for t, lab in _reviews(20)]
+    good = [f'"{t}",{lab}' for t, lab in reviews(20)]
     path.write_text("text,label\n" + "\n".join(good[:5] + ["Nice, but too long,pos", ",neg"] + good[5:]) + "\n",
                     encoding="utf-8")
     with pytest.raises(DataFormatError) as info:
@@ -183,7 +141,7 @@ def test_a_bad_line_is_named_and_the_rest_is_read(tmp_path):
 def test_imbalanced_and_case_variant_labels(tmp_path):
     rows = [(f"great stuff {i}", "Positive") for i in range(40)] + [(f"good {i}", "positive") for i in range(3)]
     rows += [(f"awful {i}", "negative") for i in range(5)]
-    path = _write_csv(tmp_path / "mixed.csv", rows, ["text", "label"])
+    path = write_csv(tmp_path / "mixed.csv", rows, ["text", "label"])
     records = load_labeled_text(path)
     assert records.layout.num_labels == 3  # kept apart: the file says so, the warning tells the user
     assert records.layout.case_variants == (("Positive", "positive"),)
@@ -191,16 +149,16 @@ def test_imbalanced_and_case_variant_labels(tmp_path):
 
 def test_numeric_labels_under_a_word_header(tmp_path):
     rows = [(f"Win a free prize now {i}!", 1) for i in range(8)] + [(f"Lunch at noon? {i}", 0) for i in range(12)]
-    path = _write_csv(tmp_path / "sms.csv", rows, ["sms_body", "is_spam"])
+    path = write_csv(tmp_path / "sms.csv", rows, ["sms_body", "is_spam"])
     records = load_labeled_text(path)
     assert records.layout.header == ("sms_body", "is_spam") and _labels(records) == ["0", "1"]
     assert "a word over numeric labels" in records.layout.header_reason
 
 
 def test_three_columns_id_text_label(tmp_path):
-    rows = [(str(1000 + i), text, label) for i, (text, label) in enumerate(_reviews(30))]
-    with_header = load_labeled_text(_write_csv(tmp_path / "a.csv", rows, ["id", "text", "label"]))
-    without = load_labeled_text(_write_csv(tmp_path / "b.csv", rows))
+    rows = [(str(1000 + i), text, label) for i, (text, label) in enumerate(reviews(30))]
+    with_header = load_labeled_text(write_csv(tmp_path / "a.csv", rows, ["id", "text", "label"]))
+    without = load_labeled_text(write_csv(tmp_path / "b.csv", rows))
     for records in (with_header, without):
         assert (records.layout.text_col, records.layout.label_col) == (1, 2)
         assert records[0] == ("I loved this film, truly wonderful. (reader 0)", "positive")
@@ -211,8 +169,8 @@ def test_three_columns_id_text_label(tmp_path):
 
 
 def test_columns_by_name_or_index(tmp_path):
-    rows = [(text, label, "web" if i % 2 else "app") for i, (text, label) in enumerate(_reviews(20))]
-    path = _write_csv(tmp_path / "c.csv", rows, ["comment", "mood", "source"])
+    rows = [(text, label, "web" if i % 2 else "app") for i, (text, label) in enumerate(reviews(20))]
+    path = write_csv(tmp_path / "c.csv", rows, ["comment", "mood", "source"])
     by_name = load_labeled_text(path, text_col="comment", label_col="SOURCE")  # names match without case
     assert _labels(by_name) == ["app", "web"] and by_name.layout.column_reason == "as given"
     by_index = load_labeled_text(path, label_col=1)
@@ -228,25 +186,25 @@ def test_columns_by_name_or_index(tmp_path):
 
 
 def test_a_named_column_implies_a_header_even_without_familiar_words(tmp_path):
-    path = _write_csv(tmp_path / "d.csv", [(t, lab) for t, lab in _reviews(20)], ["Kommentar", "Urteil"])
+    path = write_csv(tmp_path / "d.csv", [(t, lab) for t, lab in reviews(20)], ["Kommentar", "Urteil"])
     records = load_labeled_text(path, label_col="Urteil")
     assert records.layout.header == ("Kommentar", "Urteil") and len(records) == 20
 
 
 def test_header_can_be_forced_either_way(tmp_path):
-    path = _write_csv(tmp_path / "e.csv", _reviews(20))
+    path = write_csv(tmp_path / "e.csv", reviews(20))
     assert len(load_labeled_text(path, header=True)) == 19
-    path = _write_csv(tmp_path / "f.csv", _reviews(20), ["text", "label"])
+    path = write_csv(tmp_path / "f.csv", reviews(20), ["text", "label"])
     records = load_labeled_text(path, header=False)
     assert records[0] == ("text", "label") and len(records) == 21 and records.layout.header is None
 
 
 def test_text_taken_for_labels_is_reported(tmp_path):
     pairs = [(f"I am {w} {i}", f"Je suis {w} {i}") for i, w in enumerate(["happy", "tired", "cold"] * 10)]
-    records = load_labeled_text(_write_csv(tmp_path / "pairs.csv", pairs))
+    records = load_labeled_text(write_csv(tmp_path / "pairs.csv", pairs))
     problem = label_column_problem(records.layout)
     assert problem.startswith("the label column column 1 has 30 distinct values in 30 rows")
-    assert label_column_problem(load_labeled_text(_write_csv(tmp_path / "ok.csv", _reviews(20))).layout) is None
+    assert label_column_problem(load_labeled_text(write_csv(tmp_path / "ok.csv", reviews(20))).layout) is None
 
 
 def test_one_column_and_empty_files(tmp_path):

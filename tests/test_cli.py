@@ -61,8 +61,11 @@ def tsv_run(tmp_path_factory):
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory):
     out = tmp_path_factory.mktemp("dna")
-    with redirect_stdout(io.StringIO()):
+    buffer = io.StringIO()
+    with redirect_stdout(buffer):
         assert main(["train", "classify", "--quick", "--out", str(out), "--name", "dna", "--no-progress"]) == 0
+    text = buffer.getvalue()
+    assert "held-out test set" in text and "macro-F1" in text and "SequenceClassifier(LSTM" in text
     return out / "dna" / "best.npz"
 
 

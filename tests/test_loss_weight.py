@@ -132,3 +132,17 @@ def test_bad_weights_are_named(rng):
         mr.CrossEntropyLoss(weight=np.ones(3, dtype=np.int64))
     with pytest.raises(TypeError, match="list of C class weights"):
         mr.CrossEntropyLoss(weight=2.0)
+
+
+@pytest.mark.parametrize("label_smoothing", [0.0, 0.1])
+def test_weighted_loss_on_every_backend_matches_numpy(xp, rng, label_smoothing):
+    """The same weighted loss and gradient on the device (weights given on the host follow the logits)."""
+    logits, target, weight = _data(rng, (3, 4), with_ignored=True)
+    host = mr.CrossEntropyLoss(ignore_index=IGNORE, label_smoothing=label_smoothing, weight=weight)
+    expected_loss = host(logits, target)
+    expected_grad = host.backward(0.7)
+    device = mr.CrossEntropyLoss(ignore_index=IGNORE, label_smoothing=label_smoothing, weight=weight)
+    loss = device(xp.asarray(logits), xp.asarray(target))
+    grad = mr.backend.to_numpy(device.backward(0.7))
+    assert abs(loss - expected_loss) < 1e-12
+    np.testing.assert_allclose(grad, expected_grad, rtol=0, atol=1e-12)

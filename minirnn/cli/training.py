@@ -8,7 +8,7 @@
 
 from __future__ import annotations
 
-from .classifying import train_classifier
+from .classifying import add_classify_options, train_classifier
 from .common import UserError, add_common_options, positive_float, positive_int, probability, say
 from .runs import open_run, resumed_settings
 from .translating import RUN_OPTIONS, choose_monitor, file_sha256, read_parallel_file, seq2seq_run, split_sizes
@@ -187,6 +187,7 @@ def register(sub) -> None:
                        "for a word-level translator, val_chrf for characters, the classifier's own for classify")
     train.add_argument("--lowercase", action="store_true", help="lower-case the text (default: keep the case)")
     train.add_argument("--char", action="store_true", help="character tokens instead of words")
+    add_classify_options(train)
     _add_run_options(train)
     train.set_defaults(func=cmd_train)
 

@@ -12,6 +12,7 @@ with ``minirnn.to_device``. Nothing is downloaded.
 
 from . import datasets
 from .batching import BucketIterator, ClassificationBatch, Seq2SeqBatch, batches, make_mask, pad_sequences
+from .columns import ColumnLayout
 from .datasets import date_pairs, dna_motif, name_origins, translation_pairs
 from .errors import BadLine, DataFormatError
 from .loaders import Records, load_labeled_text, load_parallel_tsv
@@ -39,6 +40,7 @@ __all__ = [
     "DEFAULT_SPACING",
     "ClassificationBatch",
     "ClassificationData",
+    "ColumnLayout",
     "DataFormatError",
     "Records",
     "Seq2SeqBatch",

@@ -34,8 +34,9 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..backend import backend_of, np, to_device, to_numpy
-from ..nn import CrossEntropyLoss, no_grad
-from .loop import unpack_batch
+from ..nn import CrossEntropyLoss
+from .batches import batches_for_epoch, unpack_batch
+from .evaluation import inference
 
 
 class ClassScores(NamedTuple):
@@ -174,25 +175,19 @@ def predict_batches(model, batches, weight=None):
     ``ids, lengths, labels`` (dicts, named tuples or tuples, as ``fit`` takes). The loss is
     the mean cross-entropy, class-weighted when ``weight`` (C,) is given.
     """
-    batches = batches.iter_epoch(0) if hasattr(batches, "iter_epoch") else batches
-    was_training = model.training
-    model.eval()
     backend = backend_of(model.parameters()[0].data)
     criterion = CrossEntropyLoss(weight=None if weight is None else tuple(float(w) for w in weight))
     truths, guesses, loss_sum, weight_sum = [], [], 0.0, 0.0
-    try:
-        with no_grad():
-            for batch in batches:
-                fields = unpack_batch(batch, "classify")
-                labels = np.asarray(to_numpy(fields["labels"]), dtype=np.int64)
-                logits = model(to_device(np.asarray(to_numpy(fields["ids"])), backend), fields["lengths"])
-                batch_loss = criterion(logits, to_device(labels, backend))
-                batch_weight = len(labels) if weight is None else float(np.asarray(weight)[labels].sum())
-                loss_sum, weight_sum = loss_sum + batch_loss * batch_weight, weight_sum + batch_weight
-                truths.append(labels)
-                guesses.append(np.asarray(to_numpy(logits.argmax(axis=-1)), dtype=np.int64))
-    finally:
-        model.train(was_training)
+    with inference(model):
+        for batch in batches_for_epoch(batches, 0, None, shuffle=False):
+            fields = unpack_batch(batch, "classify")
+            labels = np.asarray(to_numpy(fields["labels"]), dtype=np.int64)
+            logits = model(to_device(np.asarray(to_numpy(fields["ids"])), backend), fields["lengths"])
+            batch_loss = criterion(logits, to_device(labels, backend))
+            batch_weight = len(labels) if weight is None else float(np.asarray(weight)[labels].sum())
+            loss_sum, weight_sum = loss_sum + batch_loss * batch_weight, weight_sum + batch_weight
+            truths.append(labels)
+            guesses.append(np.asarray(to_numpy(logits.argmax(axis=-1)), dtype=np.int64))
     if not truths:
         raise ValueError("predict_batches: there were no batches to predict")
     return np.concatenate(truths), np.concatenate(guesses), loss_sum / weight_sum if weight_sum else 0.0

@@ -191,8 +191,8 @@ def choose_token_mode(texts) -> tuple[str, str]:
     texts = list(texts)
     words = sum(len(t.split()) for t in texts) / max(len(texts), 1)
     if words < 1.5:
-        return "char", f"the texts are single words (mean {words:.2f} words per text)"
-    return "word", f"the texts are phrases (mean {words:.1f} words per text)"
+        return "char", f"the texts are single words, mean {words:.2f} words per text"
+    return "word", f"the texts are phrases, mean {words:.1f} words per text"
 
 
 def _classify_iterator(split, vocab, classes, mode, lower, batch_size, seed, shuffle):
@@ -252,3 +252,20 @@ def score_classifier(model, vocab, classes, examples, mode: str = "word", lower:
     examples = [(text, by_name[str(label)]) for text, label in examples]
     batches = _classify_iterator(examples, vocab, list(classes), mode, lower, batch_size, 0, False)
     return evaluate_classifier(model, batches, list(classes), weight)
+
+
+def score_classifier_file(checkpoint, path, text_col=None, label_col=None, batch_size: int = 64):
+    """``evaluate`` for a classifier checkpoint on a labelled file -> (ClassificationReport, Records).
+
+    The file is read like ``train classify --data`` reads one (:func:`minirnn.data.load_labeled_text`,
+    bad lines skipped and listed in ``records.bad_lines``, the layout in ``records.layout``),
+    and scored with the checkpoint's vocabulary, classes and tokenisation (its ``extra``).
+    """
+    from ..data import load_labeled_text
+
+    records = load_labeled_text(path, errors="skip", text_col=text_col, label_col=label_col)
+    extra = checkpoint.extra
+    classes = extra.get("classes") or list(range(checkpoint.model.num_classes))
+    report = score_classifier(checkpoint.model, checkpoint.vocabs["src"], classes, list(records),
+                              mode=extra.get("mode", "word"), lower=extra.get("lower", True), batch_size=batch_size)
+    return report, records
