@@ -46,8 +46,9 @@ has-gradient flag per parameter and any ``extras`` (fit sends its loss sum, corr
 count and a failure flag) into ONE flat buffer in the gradients' dtype and sums it with
 one ``MPI_Allreduce`` in place: one collective per step, not one per parameter. (Counts
 travel in that dtype too; float32 holds integers exactly up to 2**24.) The buffer is
-kept between steps. ``bucket_elements`` splits it into a few buckets for models
-whose second copy of the gradients would not fit.
+kept between steps. It costs one more copy of the gradients; minirnn's models are small
+enough that splitting it into buckets (to overlap communication with the backward
+pass, as PyTorch's DDP does) would buy nothing measurable here.
 
 Failures
 --------
@@ -79,6 +80,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import time
 from typing import NamedTuple
 
 from .backend import backend_module, get_array_module, np
@@ -156,6 +158,18 @@ class World:
     def barrier(self) -> None:
         if self.comm is not None:
             self.comm.Barrier()
+
+    def wait_quietly(self, poll_seconds: float = 0.002) -> None:
+        """A barrier that sleeps while it waits instead of spinning a core (MPI's blocking calls poll).
+
+        For waits that last (the other ranks while rank 0 validates): on a machine with
+        fewer free cores than ranks, a spinning rank takes the CPU the busy one needs.
+        """
+        if self.comm is None:
+            return
+        request = self.comm.Ibarrier()
+        while not request.Test():
+            time.sleep(poll_seconds)
 
 
 SINGLE = World()
@@ -254,8 +268,7 @@ def _buffer(xp, dtype, size: int):
     return _buffers[key]
 
 
-def allreduce_gradients(params, weight, world: World | None = None, extras=(), bucket_elements: int | None = None
-                        ) -> Reduced:
+def allreduce_gradients(params, weight, world: World | None = None, extras=()) -> Reduced:
     """In place, on every rank: ``p.grad <- sum_r w_r p.grad_r / sum_r w_r`` (see the module docstring).
 
     ``weight`` is this rank's ``w_r``: its number of real tokens for a masked-mean loss
@@ -268,6 +281,8 @@ def allreduce_gradients(params, weight, world: World | None = None, extras=(), b
     world = world or get_world()
     params = _parameter_list(params)
     extras = tuple(float(e) for e in extras)
+    if not weight >= 0:
+        raise ValueError(f"allreduce_gradients: weight must be a count >= 0 (this rank's real tokens), got {weight!r}")
     if world.size == 1:
         return Reduced(float(weight), extras)
     first = next((p.grad for p in params if p.grad is not None), params[0].data)
@@ -285,15 +300,19 @@ def allreduce_gradients(params, weight, world: World | None = None, extras=(), b
         offset += size
     flat[offset:] = xp.asarray([float(weight)] + [float(p.grad is not None) for p in params] + list(extras),
                                dtype=dtype)
-    for start, stop in _buckets(sizes, tail, bucket_elements):
-        _collective(world, flat[start:stop], "allreduce")
+    _collective(world, flat, "allreduce")
     total = float(flat[offset])
     has_grad = flat[offset + 1 : offset + 1 + len(params)]
     offset = 0
     for p, size, flag in zip(params, sizes, to_host_list(has_grad)):
         if flag:
+            if p.grad is None:  # this rank's share left it without a gradient; the others' sum arrives here
+                p.grad = xp.empty_like(p.data)
             summed = flat[offset : offset + size].reshape(p.data.shape)
-            p.grad = summed / total if total else xp.zeros_like(p.data)
+            if total:
+                xp.divide(summed, total, out=p.grad)
+            else:
+                p.grad[...] = 0
         offset += size
     return Reduced(total, tuple(to_host_list(flat[offset + 1 + len(params) :])))
 
@@ -301,21 +320,6 @@ def allreduce_gradients(params, weight, world: World | None = None, extras=(), b
 def to_host_list(values) -> list:
     """A 1-D NumPy or CuPy array as a list of Python floats."""
     return [float(v) for v in (values.get() if hasattr(values, "get") else values)]
-
-
-def _buckets(sizes: list, tail: int, bucket_elements: int | None) -> list:
-    """``(start, stop)`` ranges of the flat buffer: one range, or consecutive parameters up to ``bucket_elements``."""
-    total = sum(sizes) + tail
-    if not bucket_elements or bucket_elements >= total:
-        return [(0, total)]
-    ranges, start, offset = [], 0, 0
-    for size in sizes:
-        if offset + size - start > bucket_elements and offset > start:
-            ranges.append((start, offset))
-            start = offset
-        offset += size
-    ranges.append((start, total))  # the weights, flags and extras ride in the last bucket
-    return ranges
 
 
 # =========================================================================== the reduction itself
@@ -438,6 +442,7 @@ def run_on_root(world: World, function, where: str = "", root: int = 0):
             value = function()
         except Exception as err:
             error = err
+    world.wait_quietly()  # the others sleep, not spin, while root works
     value, report = world.bcast((value, _report(error)), root=root)
     reports = [report if rank == root else None for rank in range(world.size)]
     _raise_reported(world, error, reports, where)

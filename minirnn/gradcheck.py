@@ -42,6 +42,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .backend import backend_of, get_array_module, is_array, np, to_device, to_numpy
+from .checks import check_nonnegative_int, check_number, check_positive_float, check_positive_int
 from .nn.module import is_grad_enabled, no_grad
 from .nn.rnn import RNNBase
 
@@ -200,6 +201,16 @@ def _elementwise(loss_fn, array, eps: float):
     return numeric
 
 
+def numeric_gradient(loss_fn, array, eps: float = 1e-6):
+    """Central differences (L(p + eps e_k) - L(p - eps e_k)) / (2 eps) for every entry k of ``array``.
+
+    ``array`` (float64) is perturbed in place and restored bit for bit; ``loss_fn()``
+    recomputes the scalar from it. Returns a host float64 array of ``array``'s shape.
+    """
+    _require_float64(array, "array")
+    return _elementwise(loss_fn, array, eps)
+
+
 def _directional(loss_fn, array, grad, eps: float, num_directions: int, rng):
     """(analytic <grad, v>, numeric) pairs along random unit directions v, as host arrays."""
     analytic = np.empty(num_directions)
@@ -283,12 +294,11 @@ def check_gradients(
     Returns a ``GradcheckReport``; it raises nothing on a mismatch (see
     ``report.ok`` and ``report.raise_if_failed()``).
     """
-    if eps <= 0:
-        raise ValueError(f"check_gradients expects eps > 0, got {eps}")
-    if rtol < 0 or atol < 0:
-        raise ValueError(f"check_gradients expects rtol >= 0 and atol >= 0, got rtol={rtol}, atol={atol}")
-    if num_directions < 1:
-        raise ValueError(f"check_gradients expects num_directions >= 1, got {num_directions}")
+    eps = check_positive_float(eps, "check_gradients", "eps")
+    rtol = check_number(rtol, "check_gradients", "rtol")
+    atol = check_number(atol, "check_gradients", "atol")
+    max_elements = check_nonnegative_int(max_elements, "check_gradients", "max_elements")
+    num_directions = check_positive_int(num_directions, "check_gradients", "num_directions")
     missing = [name for name in arrays if name not in analytic]
     if missing:
         raise KeyError(f"check_gradients has no analytic gradient for {', '.join(map(repr, missing))}")
@@ -386,6 +396,63 @@ def _default_backward(module, upstream):
     return module.backward(upstream)
 
 
+def _check_module(module, check_inputs: str, backward) -> list:
+    """The module's ``(name, Parameter)`` pairs, after checking it can be gradchecked at all."""
+    name = type(module).__name__
+    if check_inputs not in INPUT_MODES:
+        raise ValueError(f"gradcheck check_inputs must be one of {', '.join(INPUT_MODES)}, got {check_inputs!r}")
+    if backward is None and not callable(getattr(module, "backward", None)):
+        raise TypeError(
+            f"gradcheck needs a backward: {name} has no backward method. minirnn has no autograd, so a "
+            "module needs a hand-written backward(...), or pass backward=callable(module, G)"
+        )
+    if not is_grad_enabled():
+        raise RuntimeError("gradcheck cannot run inside no_grad(): its analytic pass needs the forward caches")
+    params = list(module.named_parameters()) if hasattr(module, "named_parameters") else []
+    for pname, p in params:
+        if p.dtype != np.float64:
+            raise TypeError(
+                f"gradcheck needs float64 parameters, got {p.dtype} for {pname!r}; "
+                f"build the module with dtype='float64'"
+            )
+    return params
+
+
+def _check_deterministic(name: str, loss_fn, loss_analytic: float) -> None:
+    """Finite differences need L to be a function: one more forward must give the same loss."""
+    loss_again = loss_fn()
+    if not abs(loss_again - loss_analytic) <= 1e-10 * (1.0 + abs(loss_analytic)):
+        raise RuntimeError(
+            f"gradcheck: {name} gave a different output for the same input ({loss_analytic!r} then "
+            f"{loss_again!r}); finite differences need a deterministic forward: call module.eval() to "
+            "turn dropout off"
+        )
+
+
+def _input_gradients(name: str, float_inputs: list, returned, check_inputs: str) -> list:
+    """``[(input name, input, its gradient)]`` pairing the float inputs with what backward returned.
+
+    "first" pairs the first float input with the first array returned; "all" pairs them
+    in the same nested order. A None gradient is skipped (the input gets no check).
+    """
+    grads = _grad_leaves(returned, [])
+    pairs = list(zip(float_inputs, grads))
+    if check_inputs == "first":
+        pairs = pairs[:1]
+    checked = []
+    for (iname, array), grad in pairs:
+        if grad is None:
+            continue
+        if not is_array(grad) or tuple(grad.shape) != tuple(array.shape):
+            got = tuple(grad.shape) if is_array(grad) else type(grad).__name__
+            raise ValueError(
+                f"gradcheck: {name}'s backward returned {got} where the gradient of {iname} "
+                f"{tuple(array.shape)} was expected; pass check_inputs='none' or a backward= override"
+            )
+        checked.append((iname, array, grad))
+    return checked
+
+
 def gradcheck(
     module,
     *inputs,
@@ -447,36 +514,20 @@ def gradcheck(
     ``.grad`` holds the analytic gradient of L. Returns a ``GradcheckReport``.
     """
     name = type(module).__name__
-    if check_inputs not in INPUT_MODES:
-        raise ValueError(f"gradcheck check_inputs must be one of {', '.join(INPUT_MODES)}, got {check_inputs!r}")
-    if backward is None and not callable(getattr(module, "backward", None)):
-        raise TypeError(
-            f"gradcheck needs a backward: {name} has no backward method. minirnn has no autograd, so a "
-            "module needs a hand-written backward(...), or pass backward=callable(module, G)"
-        )
-    if not is_grad_enabled():
-        raise RuntimeError("gradcheck cannot run inside no_grad(): its analytic pass needs the forward caches")
-    params = list(module.named_parameters()) if hasattr(module, "named_parameters") else []
-    for pname, p in params:
-        if p.dtype != np.float64:
-            raise TypeError(
-                f"gradcheck needs float64 parameters, got {p.dtype} for {pname!r}; "
-                f"build the module with dtype='float64'"
-            )
+    params = _check_module(module, check_inputs, backward)
     inputs = _copy_inputs(tuple(inputs))
     float_inputs = _float_leaves(inputs, "input", [])
     for iname, array in float_inputs:
         if array.dtype != np.float64:
             raise TypeError(f"gradcheck needs float64 inputs, got {array.dtype} for {iname!r}")
     kwargs = dict(forward_kwargs or {})
-    rng = np.random.default_rng(seed)
     call_backward = _default_backward if backward is None else backward
 
     # The analytic pass: one forward with caches, one backward with G.
     if hasattr(module, "zero_grad"):
         module.zero_grad()
     out = module(*inputs, **kwargs)
-    upstream = _upstream(out, rng)
+    upstream = _upstream(out, np.random.default_rng(seed))
     if all(g is None for g in _grad_leaves(upstream, [])):
         raise ValueError(f"gradcheck found no float output of {name} to differentiate")
     loss_analytic = _contract(out, upstream)
@@ -486,38 +537,11 @@ def gradcheck(
         with no_grad():
             return _contract(module(*inputs, **kwargs), upstream)
 
-    loss_again = loss_fn()
-    if not abs(loss_again - loss_analytic) <= 1e-10 * (1.0 + abs(loss_analytic)):
-        raise RuntimeError(
-            f"gradcheck: {name} gave a different output for the same input ({loss_analytic!r} then "
-            f"{loss_again!r}); finite differences need a deterministic forward: call module.eval() to "
-            "turn dropout off"
-        )
-
-    arrays, analytic = {}, {}
-    for pname, p in params:
-        arrays[pname], analytic[pname] = p.data, p.grad
-    if check_inputs != "none" and returned is not None and float_inputs:
-        grads = _grad_leaves(returned, [])
-        pairs = list(zip(float_inputs, grads))[:1] if check_inputs == "first" else zip(float_inputs, grads)
-        for (iname, array), grad in pairs:
-            if grad is None:
-                continue
-            if not is_array(grad) or tuple(grad.shape) != tuple(array.shape):
-                got = tuple(grad.shape) if is_array(grad) else type(grad).__name__
-                raise ValueError(
-                    f"gradcheck: {name}'s backward returned {got} where the gradient of {iname} "
-                    f"{tuple(array.shape)} was expected; pass check_inputs='none' or a backward= override"
-                )
+    _check_deterministic(name, loss_fn, loss_analytic)
+    arrays = {pname: p.data for pname, p in params}
+    analytic = {pname: p.grad for pname, p in params}
+    if check_inputs != "none" and returned is not None:
+        for iname, array, grad in _input_gradients(name, float_inputs, returned, check_inputs):
             arrays[iname], analytic[iname] = array, grad
-    return check_gradients(
-        loss_fn,
-        arrays,
-        analytic,
-        eps=eps,
-        rtol=rtol,
-        atol=atol,
-        max_elements=max_elements,
-        num_directions=num_directions,
-        seed=seed + 1,
-    )
+    return check_gradients(loss_fn, arrays, analytic, eps=eps, rtol=rtol, atol=atol, max_elements=max_elements,
+                           num_directions=num_directions, seed=seed + 1)  # fmt: skip

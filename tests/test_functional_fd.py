@@ -10,6 +10,8 @@ so pairs pass when |a - n| <= ATOL or |a - n| <= RTOL (|a| + |n|).
 
 from __future__ import annotations
 
+import decimal
+
 import numpy as np
 import pytest
 
@@ -55,6 +57,36 @@ def test_pointwise_activation(rng, name, forward, backward, shape):
     upstream = randn(rng, *shape)
     da = backward(upstream, forward(a))
     assert_fd(lambda: (forward(a) * upstream).sum(), {"a": a}, {"a": da})
+
+
+def _sigmoid_reference(a: float) -> float:
+    """sigma(a) to 40 significant digits (decimal arithmetic), as a float."""
+    with decimal.localcontext() as context:
+        context.prec = 40
+        return float(1 / (1 + decimal.Decimal(-float(a)).exp()))
+
+
+@pytest.mark.parametrize("dtype, low, max_ulps", [("float32", -85.0, 4), ("float64", -700.0, 4)])
+def test_sigmoid_keeps_relative_precision_in_both_tails(dtype, low, max_ulps):
+    # Down to where sigma(a) is still a normal number of the dtype (float32: 1.2e-38 at a = -87).
+    a = np.concatenate([np.linspace(low, -low, 4001), [-20.0, -1e-8, 0.0, 1e-8, 20.0]]).astype(dtype)
+    got = F.sigmoid(a)
+    assert got.dtype == np.dtype(dtype)
+    want = np.array([_sigmoid_reference(v) for v in a])
+    ulp = np.finfo(dtype).eps
+    rel_error = np.abs(got.astype(np.float64) - want) / want
+    assert rel_error.max() <= max_ulps * ulp, (rel_error.max() / ulp, a[rel_error.argmax()])
+    # The tanh form returned exactly 0 here; the true value is 2.06e-9.
+    assert abs(float(F.sigmoid(np.float32(-20.0))) / 2.0611536e-9 - 1) < 1e-6
+
+
+@pytest.mark.parametrize("dtype", ["float16", "float32", "float64"])
+def test_sigmoid_is_stable_for_large_logits(dtype):
+    a = np.array([-1e4, -100.0, -30.0, 0.0, 30.0, 100.0, 1e4, np.inf, -np.inf], dtype=dtype)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):
+        y = F.sigmoid(a)
+    assert y.dtype == np.dtype(dtype) and np.all(np.isfinite(y)) and np.all((y >= 0) & (y <= 1))
+    np.testing.assert_array_equal(y[[0, 3, 6, 7, 8]], np.array([0.0, 0.5, 1.0, 1.0, 0.0], dtype=dtype))
 
 
 @pytest.mark.parametrize("which", ["softmax", "log_softmax"])

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import minirnn as mr
-from minirnn.models import Seq2Seq, SequenceClassifier
+from minirnn.models import Seq2Seq, SequenceClassifier, beam_search
 
 F64 = "float64"
 
@@ -232,6 +232,36 @@ def test_seq2seq_no_grad_keeps_nothing(rng):
         model.backward(np.zeros((3, 4, 8)))
 
 
+@pytest.mark.parametrize("was_training", [True, False])
+def test_inference_mode_sets_eval_and_no_grad_then_restores(rng, was_training):
+    model = _seq2seq(dropout=0.5).train(was_training)
+    with mr.inference_mode(model) as inside:
+        assert inside is model and not model.training and not mr.nn.is_grad_enabled()
+        assert all(not m.training for m in model.modules())
+        model(*_batch(rng))
+    assert model.training == was_training and mr.nn.is_grad_enabled()
+    assert all(not m._caches for m in model.modules())
+    with pytest.raises(KeyError):
+        with mr.inference_mode(model):
+            raise KeyError("a failure inside the block")
+    assert model.training == was_training and mr.nn.is_grad_enabled()
+
+
+@pytest.mark.parametrize("lstm", [False, True])
+def test_bridge_gradients_and_old_import(rng, lstm):
+    assert mr.models.Bridge is mr.nn.Bridge
+    bridge = mr.nn.Bridge(hidden_size=3, num_layers=2, lstm=lstm, dtype=F64)
+    h_n = rng.standard_normal((4, 5, 3))
+    c_n = rng.standard_normal((4, 5, 3)) if lstm else None
+    h, c = bridge(h_n, c_n)
+    assert h.shape == (2, 5, 3) and (c is None) != lstm
+    bridge.backward(np.ones_like(h), None if c is None else np.ones_like(c))
+    report = mr.gradcheck(bridge, h_n, c_n, backward=lambda module, upstream: module.backward(*upstream),
+                          check_inputs="all")  # fmt: skip
+    assert report.ok, str(report)
+    assert {e.name for e in report} >= {"h_l1.weight", "input[0]"} | ({"c_l1.bias", "input[1]"} if lstm else set())
+
+
 @pytest.mark.parametrize("cell,attention", [("gru", "bahdanau"), ("lstm", "luong"), ("gru", None)])
 def test_seq2seq_padding_garbage_changes_nothing(rng, cell, attention):
     """Garbage ids past src_lengths, or extra padded columns, change neither logits nor gradients."""
@@ -315,9 +345,9 @@ def test_seq2seq_bad_input(rng):
             model.beam_search(src, lengths, bad, 1, 2)
     with pytest.raises(ValueError, match="beam_size"):
         model.beam_search(src, lengths, 5, 1, 2, beam_size=0)
-    with pytest.raises(ValueError, match=r"eos_id in \[0, 7\]"):
+    with pytest.raises(ValueError, match=r"eos_id \(an id of the target vocabulary\) to be an integer in \[0, 7\]"):
         model.greedy_decode(src, lengths, 5, 1, 8)
-    with pytest.raises(ValueError, match=r"bos_id in \[0, 7\]"):
+    with pytest.raises(ValueError, match=r"bos_id \(an id of the target vocabulary\) to be an integer in \[0, 7\]"):
         model.beam_search(src, lengths, 5, -1, 2)
     with pytest.raises(ValueError, match=r"\[1, 5\]"):
         model.greedy_decode(src, np.array([0, 1, 1]), 5, 1, 2)
@@ -386,6 +416,22 @@ def test_beam_width_one_equals_greedy(rng, cell, attention):
             np.testing.assert_allclose(beam_w, greedy_w, rtol=1e-12, atol=1e-15)
 
 
+def test_greedy_steps_are_the_steps_of_greedy_decode(rng):
+    model = _seq2seq(num_layers=2)
+    src, lengths, _ = _batch(rng, n=3)
+    ids, weights = model.greedy_decode(src, lengths, 6, bos_id=1, eos_id=3)
+    with mr.inference_mode(model):
+        steps = list(mr.models.greedy_steps(model, model.encode(src, lengths), 6, bos_id=1, eos_id=3))
+    np.testing.assert_array_equal(np.stack([s.tokens for s in steps], axis=1), ids)
+    np.testing.assert_array_equal(np.stack([s.attn_weights for s in steps], axis=1), weights)
+    np.testing.assert_array_equal(steps[0].prev_ids, [1, 1, 1])  # BOS first, then each step's tokens
+    for before, after in zip(steps, steps[1:]):
+        np.testing.assert_array_equal(after.prev_ids, before.tokens)
+    assert steps[-1].logits.shape == (3, 8)
+    with pytest.raises(ValueError, match=r"greedy_steps expects eos_id .* in \[0, 7\]"):
+        mr.models.greedy_steps(model, model.encode(src, lengths), 6, bos_id=1, eos_id=8)
+
+
 def _sequence_score(model, src, lengths, tokens, bos_id):
     """The log-probability of ``tokens`` (one source row), step by step."""
     with mr.no_grad():
@@ -419,6 +465,104 @@ def test_wide_beam_finds_the_exhaustive_best(rng, length_penalty):
         row = ids[n]
         np.testing.assert_array_equal(row[: len(best)], best)
         assert np.all(row[len(best) :] == 0)
+
+
+def _prefix_step(model, src, lengths, prefix, bos_id):
+    """Log-probabilities (V,) of the next token and the attention weights (S,) after ``prefix``, from scratch."""
+    with mr.no_grad():
+        encoded = model.encode(src, lengths)
+        state, prev = encoded.state, np.array([bos_id])
+        for token in prefix + (None,):
+            logits, state, weights = model.decode_step(prev, state, encoded)
+            prev = np.array([token])
+    return mr.functional.log_softmax(logits)[0], None if weights is None else weights[0]
+
+
+def _naive_beam_search(model, src, lengths, max_len, bos_id, eos_id, beam, alpha):
+    """One source row, one hypothesis at a time, every prefix decoded from scratch (no batching, no reordering)."""
+    live, finished = [((), 0.0)], []  # (tokens, sum of log-probabilities), best first
+    for _ in range(max_len):
+        candidates = []
+        for tokens, score in live:
+            log_probs, _ = _prefix_step(model, src, lengths, tokens, bos_id)
+            candidates += [(score + log_probs[v], tokens + (v,)) for v in range(len(log_probs))]
+        candidates.sort(key=lambda c: -c[0])
+        # EOS finishes a hypothesis only among the top `beam`; the best `beam` others live on.
+        finished += [(s / len(t) ** alpha, t) for s, t in candidates[:beam] if t[-1] == eos_id]
+        live = [(t, s) for s, t in candidates if t[-1] != eos_id][:beam]
+        if len(finished) >= beam:
+            break
+    else:
+        finished += [(s / max_len**alpha, t) for t, s in live]
+    return max(finished, key=lambda f: f[0])[1]
+
+
+@pytest.mark.parametrize("length_penalty", [0.0, 1.0])
+@pytest.mark.parametrize("cell,attention", [("gru", "bahdanau"), ("lstm", "luong")])
+def test_beam_search_equals_a_naive_beam_search(rng, cell, attention, length_penalty):
+    """Batched beam search (state reordering, EOS rules, history of weights) against the plain algorithm."""
+    model = _seq2seq(cell=cell, attention=attention, num_layers=2, bidirectional_encoder=cell == "lstm")
+    model.out.weight.data *= 3  # sharper distributions: hypotheses finish within max_len
+    src, lengths, _ = _batch(rng, n=3)
+    max_len, beam = 4, 3
+    for eos in (2, 5):
+        ids, weights = model.beam_search(src, lengths, max_len, 1, eos, beam_size=beam, length_penalty=length_penalty)
+        for n in range(3):
+            row = (src[n : n + 1], lengths[n : n + 1])
+            best = _naive_beam_search(model, *row, max_len, 1, eos, beam, length_penalty)
+            np.testing.assert_array_equal(ids[n, : len(best)], best)
+            assert np.all(ids[n, len(best) :] == 0)
+            for t in range(len(best)):  # the weights of each emitted token, given the tokens before it
+                np.testing.assert_allclose(weights[n, t], _prefix_step(model, *row, best[:t], 1)[1], atol=1e-12)
+
+
+class _ScriptedDecoder:
+    """A stand-in for Seq2Seq whose next-token logits are a fixed random function of (source row, prefix).
+
+    Its decoder state is the prefix itself, so beam search's bookkeeping (ranks, EOS,
+    reordering, length penalty) is tested apart from any network, over many draws.
+    """
+
+    attention = None
+    training = False
+
+    def __init__(self, vocab: int, seed: int):
+        self.tgt_vocab_size, self.seed = vocab, seed
+
+    def train(self, mode=True):
+        self.training = mode
+        return self
+
+    def eval(self):
+        return self.train(False)
+
+    def encode(self, src, src_lengths=None):
+        state = mr.models.DecoderState(src[None, :, :1].astype(np.int64))  # (1, N, 1): the source row's id
+        return mr.models.Encoded(np.zeros(src.shape + (1,)), None, src_lengths, state, None)
+
+    def repeat_encoded(self, encoded, times):
+        index = np.repeat(np.arange(encoded.outputs.shape[0]), times)
+        return encoded._replace(outputs=encoded.outputs[index], state=encoded.state.take(index))
+
+    def decode_step(self, prev_ids, state, encoded):
+        prefix = np.concatenate([state.h, prev_ids[None, :, None]], axis=2)  # (1, N, t + 2)
+        logits = np.stack([np.random.default_rng([self.seed, *row]).standard_normal(self.tgt_vocab_size)
+                           for row in prefix[0].tolist()])  # fmt: skip
+        return logits, mr.models.DecoderState(prefix), None
+
+
+@pytest.mark.parametrize("length_penalty", [0.0, 0.6, 1.0])
+def test_beam_search_bookkeeping_equals_a_naive_beam_search(length_penalty):
+    """EOS only among the top `beam`, `beam` survivors, done rows, the max_len cut-off: many random draws."""
+    src, lengths = np.arange(4)[:, None] + np.zeros((1, 3), dtype=np.int64), np.full(4, 3)
+    for seed in range(6):
+        model = _ScriptedDecoder(vocab=4, seed=seed)
+        for eos, beam, max_len in itertools.product((0, 3), (2, 3), (3, 5)):
+            ids, _ = beam_search(model, src, lengths, max_len, 1, eos, beam_size=beam, length_penalty=length_penalty)
+            for n in range(4):
+                best = _naive_beam_search(model, src[n : n + 1], lengths[n : n + 1], max_len, 1, eos, beam,
+                                          length_penalty)  # fmt: skip
+                assert tuple(ids[n, : len(best)]) == best and not ids[n, len(best) :].any(), (seed, eos, beam, n)
 
 
 def test_beam_search_improves_on_greedy_score(rng):

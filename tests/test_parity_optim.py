@@ -233,6 +233,22 @@ def test_load_state_dict_errors():
     missing = {"meta": sd["meta"], "arrays": {k: v for k, v in sd["arrays"].items() if k != "state.2.exp_avg_sq"}}
     with pytest.raises(KeyError, match="state.2.exp_avg_sq"):
         Adam(make_params(rng)).load_state_dict(missing)
+    extra = {"meta": sd["meta"], "arrays": {**sd["arrays"], "state.0.momentum_buffer": np.zeros(SHAPES[0])}}
+    with pytest.raises(KeyError, match=r"unexpected arrays \['state.0.momentum_buffer'\]"):
+        Adam(make_params(rng)).load_state_dict(extra)
+    for meta, message in [
+        ({**sd["meta"], "format": "v0"}, "expects format 'minirnn.optim.v1', got 'v0'"),
+        ({**sd["meta"], "hyperparameters": {**sd["meta"]["hyperparameters"], "rho": 0.9}}, r"unknown .*\['rho'\]"),
+        ({**sd["meta"], "state": {**sd["meta"]["state"], "9": {"step": 1}}}, r"parameter 9, which is outside \[0, 3\]"),
+    ]:
+        fresh = Adam(make_params(rng))
+        with pytest.raises(ValueError, match=message):
+            fresh.load_state_dict({"meta": meta, "arrays": sd["arrays"]})
+        assert fresh.step_count == 0 and not any(fresh.state)
+    resumed = Adam(make_params(rng), lr=0.5, betas=(0.5, 0.6))
+    resumed.load_state_dict(sd)
+    assert resumed.hyperparameters == opt.hyperparameters and resumed.step_count == 1
+    assert resumed.param_groups[0]["betas"] == (0.9, 0.999)  # JSON's list comes back a tuple
 
 
 # --------------------------------------------------------------------------- stepping details
@@ -299,16 +315,16 @@ def test_grad_mismatch_errors():
     [
         (lambda ps: SGD(ps, lr=-0.1), "-0.1"),
         (lambda ps: SGD(ps, lr=float("nan")), "nan"),
-        (lambda ps: SGD(ps, lr=0.1, momentum=-0.5), "momentum -0.5"),
-        (lambda ps: SGD(ps, lr=0.1, weight_decay=-1), "weight_decay -1.0"),
+        (lambda ps: SGD(ps, lr=0.1, momentum=-0.5), "momentum to be a real number >= 0.0, got -0.5"),
+        (lambda ps: SGD(ps, lr=0.1, weight_decay=-1), "weight_decay to be a real number >= 0.0, got -1"),
         (lambda ps: SGD(ps, lr=0.1, nesterov=True), "nesterov.*momentum=0.0"),
         (lambda ps: SGD(ps, lr=0.1, momentum=0.9, dampening=0.1, nesterov=True), "dampening=0.1"),
         (lambda ps: Adam(ps, lr=-1e-3), "-0.001"),
         (lambda ps: Adam(ps, betas=(1.0, 0.999)), r"beta1 .*1.0"),
         (lambda ps: Adam(ps, betas=(0.9, -0.1)), r"beta2 .*-0.1"),
         (lambda ps: Adam(ps, betas=0.9), "pair"),
-        (lambda ps: Adam(ps, eps=-1e-8), "eps -1e-08"),
-        (lambda ps: AdamW(ps, weight_decay=-0.01), "weight_decay -0.01"),
+        (lambda ps: Adam(ps, eps=-1e-8), "eps to be a real number >= 0.0, got -1e-08"),
+        (lambda ps: AdamW(ps, weight_decay=-0.01), "weight_decay to be a real number >= 0.0, got -0.01"),
         (lambda ps: Adam([]), "empty parameter list"),
         (lambda ps: SGD(iter([]), lr=0.1), "empty parameter list"),
         (lambda ps: SGD(ps + ps[:1], lr=0.1), "twice"),
@@ -364,7 +380,7 @@ def test_clip_grad_norm_edge_cases():
     p.grad = np.array([np.inf, 1.0, 0.0])
     with pytest.raises(RuntimeError, match="inf"):
         clip_grad_norm([p], 1.0, error_if_nonfinite=True)
-    with pytest.raises(ValueError, match="max_norm -1.0"):
+    with pytest.raises(ValueError, match="max_norm to be a real number >= 0.0, got -1.0"):
         clip_grad_norm([p], -1.0)
     with pytest.raises(ValueError, match="norm_type"):
         clip_grad_norm([p], 1.0, norm_type=0)
@@ -447,11 +463,11 @@ def test_schedule_state_dict_resumes(kind, kwargs):
 
 def test_schedule_errors():
     opt = SGD(make_params(np.random.default_rng(0)), lr=0.1)
-    with pytest.raises(ValueError, match="step_size 0"):
+    with pytest.raises(ValueError, match="step_size to be a positive integer, got 0"):
         StepLR(opt, step_size=0)
-    with pytest.raises(ValueError, match="step_size 2.5"):
+    with pytest.raises(ValueError, match="step_size to be a positive integer, got 2.5"):
         StepLR(opt, step_size=2.5)
-    with pytest.raises(ValueError, match="gamma -0.5"):
+    with pytest.raises(ValueError, match="gamma to be a finite positive number, got -0.5"):
         ExponentialLR(opt, gamma=-0.5)
     with pytest.raises(TypeError, match="minirnn optimizer"):
         ExponentialLR(torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1), gamma=0.9)

@@ -63,8 +63,10 @@ def _inputs(mine, rng, *, steps=T, batch=N, hx=False, unbatched=False):
     return x, state, dout, dstate
 
 
-def _check(mode, rng, where, *, lengths_kind=None, hx=False, unbatched=False, dout_none=False, **options):
+def _check(mode, rng, where, *, lengths_kind=None, hx=False, unbatched=False, dout_none=False, impl="fast",
+           **options):
     ref, mine = make_pair(mode, D, H, seed=int(rng.integers(1 << 30)), **options)
+    mine.impl = impl  # "reference": functional.recurrent's loop instead of minirnn.fast
     if options.get("dropout"):
         ref.eval()
         mine.eval()
@@ -94,6 +96,20 @@ def test_layer_matrix(mode, num_layers, bidirectional, batch_first, lengths_kind
         mode, rng, f"{mode} L{num_layers} bi={bidirectional} bf={batch_first} lengths={lengths_kind} hx={hx}",
         lengths_kind=lengths_kind, hx=hx,
         num_layers=num_layers, bidirectional=bidirectional, batch_first=batch_first,
+    )
+
+
+REFERENCE = list(itertools.product(MODES + ["lstm_proj"], [None, "ragged"], [False, True]))
+
+
+@pytest.mark.parametrize("variant, lengths_kind, dout_none", REFERENCE)
+def test_reference_loop(variant, lengths_kind, dout_none):
+    """The readable BPTT loop of functional.recurrent, both directions, two layers, against PyTorch."""
+    rng = np.random.default_rng(_seed("reference", variant, lengths_kind, dout_none))
+    mode, proj = ("lstm", {"proj_size": 2}) if variant == "lstm_proj" else (variant, {})
+    _check(
+        mode, rng, f"reference {variant} lengths={lengths_kind} dout_none={dout_none}", impl="reference",
+        lengths_kind=lengths_kind, hx=True, dout_none=dout_none, num_layers=2, bidirectional=True, **proj,
     )
 
 

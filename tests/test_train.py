@@ -122,7 +122,7 @@ def test_bad_arguments_are_named():
         fit(model, train)
     with pytest.raises(KeyError, match="tgt_out"):
         fit(model, [{"src": np.zeros((1, 2), int)}], optimizer=opt, epochs=1, progress=False)
-    with pytest.raises(ValueError, match="epochs must be a non-negative integer, got 2.5"):
+    with pytest.raises(ValueError, match="fit expects epochs to be a non-negative integer, got 2.5"):
         fit(model, train, optimizer=opt, epochs=2.5)
     with pytest.raises(ValueError, match="monitor='val_bleu'.*val_loss"):  # a typo must not silently never improve
         fit(model, train, train, optimizer=opt, epochs=1, monitor="val_bleu", progress=False)

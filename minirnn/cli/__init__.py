@@ -25,12 +25,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import checkpoint_commands, evaluate, gradcheck_command, training
+from . import checkpoint_commands, evaluate, explain_command, gradcheck_command, gradflow_command, training
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, UserError, limit_blas_threads, note
 from .options import HelpFormatter, Parser
 from .runs import explicit_options, interrupted_lines
 
-COMMAND_MODULES = (training, evaluate, checkpoint_commands, gradcheck_command)
+COMMAND_MODULES = (training, evaluate, checkpoint_commands, gradcheck_command, gradflow_command, explain_command)
 
 EPILOG = """\
 examples:
@@ -88,6 +88,7 @@ def main(argv=None) -> int:
             return EXIT_USAGE
         return args.func(args)
     except UserError as err:
+        _stop_alone_ranks(err)
         note(f"error: {err}")
         return EXIT_USAGE
     except KeyboardInterrupt:
@@ -98,9 +99,24 @@ def main(argv=None) -> int:
         sys.stderr.close()
         return 0
     except Exception as err:
+        from ..distributed import RankFailed
         from ..train import TrainingDiverged
 
-        if isinstance(err, TrainingDiverged):
+        _stop_alone_ranks(err)
+        if isinstance(err, (TrainingDiverged, RankFailed)):
             note(f"error: {err}")
             return 1
         raise
+
+
+def _stop_alone_ranks(err: Exception) -> None:
+    """In a distributed run, an error raised on this rank alone would leave the others waiting: abort them all.
+
+    (Errors that every rank raised at the same point, as fit's are, end normally; rank 0 prints them.)
+    """
+    from ..distributed import abort, get_world, stopped_together
+
+    world = get_world()
+    if world.size > 1 and not stopped_together(err):
+        abort(world, err, code=EXIT_USAGE if isinstance(err, UserError) else 1)
+

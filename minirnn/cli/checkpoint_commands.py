@@ -23,13 +23,20 @@ from .common import (
 
 
 def checkpoint_kind(ckpt) -> str:
-    """``"translator"`` (a seq2seq with a target vocabulary) or ``"classifier"``."""
-    if ckpt.model_class == "SequenceClassifier":
+    """``"translator"`` (a Seq2Seq with source and target vocabularies) or ``"classifier"``
+    (a SequenceClassifier with its vocabulary); anything else cannot be run on text."""
+    from ..models import Seq2Seq, SequenceClassifier
+
+    if isinstance(ckpt.model, SequenceClassifier):
+        if "src" not in ckpt.vocabs:
+            raise UserError(f"{ckpt.path} has no 'src' vocabulary, so it cannot be run on text")
         return "classifier"
-    if "tgt" in ckpt.vocabs:
+    if isinstance(ckpt.model, Seq2Seq):
+        if "src" not in ckpt.vocabs or "tgt" not in ckpt.vocabs:
+            raise UserError(f"{ckpt.path} has no source and target vocabularies, so it cannot be run on text")
         return "translator"
-    raise UserError(f"{ckpt.path} holds a {ckpt.model_class} without a target vocabulary; only checkpoints "
-                    "written by `train`/`demo` can be run on text")
+    raise UserError(f"{ckpt.path} holds a {ckpt.model_class}, which cannot be run on text (that needs a Seq2Seq "
+                    "or a SequenceClassifier written by `train` or `demo`)")
 
 
 def require_kind(ckpt, kind: str, command: str) -> None:

@@ -23,7 +23,16 @@ import os
 import time
 from collections import Counter
 
-from .common import UserError, epoch_printer, print_fit_summary, save_pngs, say, set_device, tqdm_progress
+from .common import (
+    UserError,
+    epoch_printer,
+    init_world,
+    print_fit_summary,
+    save_pngs,
+    say,
+    set_device,
+    tqdm_progress,
+)
 
 MIN_ROWS = 20
 LR_FALL = 0.1  # the learning rate falls exponentially to this share of --lr over the run's epochs
@@ -193,6 +202,7 @@ def train_classifier(args, settings, mode) -> int:
     from ..train.recipes import classify_data
 
     started = time.perf_counter()
+    world = getattr(args, "world", None) or init_world(args)  # cmd_train starts it before the run folder
     backend = set_device(args.device, args.threads)
     mr.manual_seed(args.seed)
     examples, mode, tokens_why, stratify = _examples(args)
@@ -219,8 +229,10 @@ def train_classifier(args, settings, mode) -> int:
                   resume=True if getattr(args, "resume", False) else None,
                   val_metrics=lambda m: {"val_macro_f1": evaluate_classifier(m, data.val, data.classes).macro_f1},
                   progress=tqdm_progress(settings["epochs"], not args.no_progress),
-                  callback=epoch_printer(settings["epochs"]))
+                  callback=epoch_printer(settings["epochs"]), world=world)
     print_fit_summary(history)
+    if not world.is_root:
+        return 0  # the other ranks of a distributed run only train
     report_test(folder, data, history, monitor)
     say(f"total time {time.perf_counter() - started:.1f}s")
     return 0

@@ -19,14 +19,21 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
+# The rank of this process in a distributed run (--distributed under mpirun): only rank 0
+# prints and creates folders; the other ranks train silently.
+_rank = 0
+
+
 def say(text: str = "") -> None:
     """Print one line of the command's output (the CLI is the only layer that prints)."""
-    print(text, flush=True)
+    if _rank == 0:
+        print(text, flush=True)
 
 
 def note(text: str) -> None:
     """Print a remark on stderr, so that stdout stays the command's result."""
-    print(text, file=sys.stderr, flush=True)
+    if _rank == 0:
+        print(text, file=sys.stderr, flush=True)
 
 
 # =========================================================================== devices and threads
@@ -63,6 +70,35 @@ def set_device(device: str, threads: int = 1) -> str:
     if threads:
         limit_blas_threads(threads)
     return mr.backend.get_backend()
+
+
+# =========================================================================== distributed runs
+
+
+def init_world(args):
+    """The ``minirnn.distributed.World`` of this run: MPI's under ``--distributed``, else one process.
+
+    On ranks other than 0 it silences ``say``/``note``; ``runs.open_run`` lets rank 0 alone choose and
+    create the run folder.
+    """
+    from .. import distributed
+
+    if not getattr(args, "distributed", False):
+        return distributed.SINGLE
+    if not distributed.mpi_available():
+        raise UserError(f"--distributed needs mpi4py, which is not installed: {distributed.MPI_EXTRA}")
+    try:
+        world = distributed.init()
+    except distributed.MPIUnavailable as err:
+        raise UserError(str(err)) from err
+    global _rank
+    _rank = world.rank
+    if not distributed.under_launcher():
+        note("note: --distributed without mpirun trains in this one process; start it with "
+             "mpirun -n K python -m minirnn ... --distributed")
+    if getattr(args, "device", "cpu") != "cpu" and world.size > 1:
+        distributed.select_device(world)  # one GPU per rank
+    return world
 
 
 # =========================================================================== progress bars
@@ -107,7 +143,11 @@ def tqdm_progress(epochs: int, enabled: bool = True, stream=None):
 
 
 def load_checkpoint_file(path: str, device: str = "cpu"):
-    """Load a checkpoint for a command, turning every problem with the file into a UserError."""
+    """Load a checkpoint for a command, turning every problem with the file into a UserError.
+
+    The file may be a stranger's: loading it runs no code of its choosing and checks
+    every field (see ``minirnn.io``), so whatever is wrong ends in one line naming it.
+    """
     from ..io import CheckpointError, load_checkpoint
 
     if not os.path.exists(path):
@@ -117,6 +157,8 @@ def load_checkpoint_file(path: str, device: str = "cpu"):
         return load_checkpoint(path, backend=backend)
     except CheckpointError as err:
         raise UserError(str(err)) from err
+    except OSError as err:  # unreadable: permissions, a device, a vanished file
+        raise UserError(f"cannot read {path}: {err.strerror or err}") from err
 
 
 def save_pngs(folder: str, history: dict, attention=None) -> list[str]:

@@ -38,13 +38,23 @@ def holds_run(folder: str) -> bool:
     return any(os.path.exists(os.path.join(folder, name)) for name in ("best.npz", "last.npz"))
 
 
-def open_run(args, default: str, say=None) -> str:
+def open_run(args, default: str, say=None, world=None) -> str:
     """Pick the run folder for ``args`` (``--out``, ``--name``, ``--resume``, ``--force``) and create it.
 
     Sets ``args.run_folder`` and ``args.run_name`` (the Ctrl-C message uses them).
-    ``say`` receives the one-line notes (a folder moved on, a folder replaced).
+    ``say`` receives the one-line notes (a folder moved on, a folder replaced). In a
+    distributed run (``world``) rank 0 alone looks, deletes and creates; every rank
+    gets its answer.
     """
-    say = say or (lambda text: None)
+    from ..distributed import SINGLE, run_on_root
+
+    folder, name = run_on_root(world or SINGLE, lambda: _choose_folder(args, default, say or (lambda text: None)),
+                               " choosing the run folder")
+    args.run_folder, args.run_name = folder, name
+    return folder
+
+
+def _choose_folder(args, default: str, say) -> tuple[str, str]:
     name = args.name or default
     folder = os.path.join(args.out, name)
     if getattr(args, "resume", False):
@@ -67,8 +77,7 @@ def open_run(args, default: str, say=None) -> str:
             name, folder = f"{default}-{number}", os.path.join(args.out, f"{default}-{number}")
             say(f"note: {held}; this run goes to {folder} (--resume continues the other, --force replaces it)")
     os.makedirs(folder, exist_ok=True)
-    args.run_folder, args.run_name = folder, name
-    return folder
+    return folder, name
 
 
 def resume_command(argv, run_name: str) -> str:

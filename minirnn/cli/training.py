@@ -9,7 +9,7 @@
 from __future__ import annotations
 
 from .classifying import add_classify_options, train_classifier
-from .common import UserError, add_common_options, positive_float, positive_int, probability, say
+from .common import UserError, add_common_options, init_world, positive_float, positive_int, probability, say
 from .runs import open_run, resumed_settings
 from .translating import RUN_OPTIONS, choose_monitor, file_sha256, read_parallel_file, seq2seq_run, split_sizes
 
@@ -83,7 +83,8 @@ def _check_resumed_data(args, settings, story) -> None:
 def cmd_seq2seq(args, kind: str) -> int:
     """``demo``, ``train translate`` and ``train dates``."""
     settings = run_settings(args)
-    folder = open_run(args, args.name or kind, say=say)
+    args.world = init_world(args)
+    folder = open_run(args, args.name or kind, say=say, world=args.world)
     if getattr(args, "resume", False):
         settings = resumed_settings(folder, settings, args.explicit, RUN_OPTIONS)
     pairs, story = _seq2seq_data(args, settings)
@@ -109,7 +110,8 @@ def cmd_train(args) -> int:
                             f"{', '.join(CLASSIFY_MONITORS)}")
         settings = run_settings(args)
         args.cell_given, args.cell = args.cell is not None, args.cell or "gru"
-        open_run(args, args.name or "classify", say=say)
+        args.world = init_world(args)
+        open_run(args, args.name or "classify", say=say, world=args.world)
         return train_classifier(args, settings, "char" if args.char else "word")
     if args.cell == "rnn":
         raise UserError("seq2seq models support --cell gru or lstm")
@@ -136,6 +138,9 @@ def _add_run_options(parser) -> None:
                        help="continue the run in the folder from its last.npz up to --epochs, with its settings")
     again.add_argument("--force", action="store_true",
                        help="delete the checkpoints of the run in the folder and start over")
+    parser.add_argument("--distributed", action="store_true",
+                        help="data-parallel training over MPI: mpirun -n K python -m minirnn ... --distributed "
+                        "(needs the mpi extra)")
     parser.add_argument("--no-progress", action="store_true",
                         help="no tqdm progress bar (one is drawn only when stderr is a terminal)")
     add_common_options(parser)

@@ -18,6 +18,7 @@ import hashlib
 import os
 import time
 
+from ..distributed import SINGLE
 from .common import UserError, note, output_labels, print_fit_summary, render, save_pngs, say, set_device
 
 # Settings a resumed run must keep, and the option that sets each.
@@ -161,7 +162,7 @@ def fit_seq2seq(args, pairs, kind, settings, join, data_file=None):
                   val_metrics=translation_monitor(data), resume=bool(getattr(args, "resume", False)),
                   extra=_checkpoint_extra(kind, data, settings, join, data_file), seed=settings["seed"],
                   progress=tqdm_progress(settings["epochs"], not args.no_progress),
-                  callback=epoch_printer(settings["epochs"]))
+                  callback=epoch_printer(settings["epochs"]), world=getattr(args, "world", None) or SINGLE)
     return data, history
 
 
@@ -260,6 +261,8 @@ def seq2seq_run(args, pairs, kind: str, settings: dict, samples=(), trace_text=N
     started, started_cpu = time.perf_counter(), time.process_time()
     data, history = fit_seq2seq(args, pairs, kind, settings, join, data_file)
     train_time, train_cpu = time.perf_counter() - started, time.process_time() - started_cpu
+    if not getattr(args, "world", SINGLE).is_root:
+        return None  # the other ranks of a distributed run only train
     print_fit_summary(history)
     _resume_checks(args, data, history, settings)
     say(kept_epoch_line(history, settings["monitor"]))

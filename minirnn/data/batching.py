@@ -18,6 +18,7 @@ import copy
 from typing import NamedTuple
 
 from ..backend import get_array_module, np
+from ..checks import check_nonnegative_int, check_positive_int
 
 
 class ClassificationBatch(NamedTuple):
@@ -75,9 +76,7 @@ def pad_sequences(seqs, pad_id: int = 0, max_len: int | None = None):
     arrays = [_as_id_array(s, f"sequence {i}") for i, s in enumerate(seqs)]
     lengths = np.asarray([len(a) for a in arrays], dtype=np.int64)
     if max_len is not None:
-        if int(max_len) < 0:
-            raise ValueError(f"max_len must be >= 0, got {max_len}")
-        T = int(max_len)
+        T = check_nonnegative_int(max_len, "pad_sequences", "max_len")
         lengths = np.minimum(lengths, T)
     else:
         T = int(lengths.max()) if len(arrays) else 0
@@ -146,10 +145,8 @@ class BucketIterator:
     ):
         if (targets is None) == (labels is None):
             raise ValueError("BucketIterator needs exactly one of targets= (seq2seq) or labels= (classification)")
-        if int(batch_size) < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        if int(bucket_batches) < 1:
-            raise ValueError(f"bucket_batches must be >= 1, got {bucket_batches}")
+        batch_size = check_positive_int(batch_size, "BucketIterator", "batch_size")
+        bucket_batches = check_positive_int(bucket_batches, "BucketIterator", "bucket_batches")
         self.inputs = [_as_id_array(s, f"inputs[{i}]") for i, s in enumerate(inputs)]
         self._check_not_empty(self.inputs, "inputs")
         n = len(self.inputs)

@@ -32,6 +32,8 @@ import re
 from collections import Counter
 from typing import NamedTuple
 
+from .textfile import split_lines
+
 TEXT_NAMES = frozenset({
     "text", "texts", "sentence", "sentences", "review", "reviews", "name", "names", "surname", "word", "message",
     "comment", "content", "body", "title", "tweet", "document", "doc", "sms", "question", "utterance", "query",
@@ -93,7 +95,7 @@ def split_records(text: str, delimiter: str, path: str = "", error=None):
     parser cannot resynchronise after it, so the read stops there).
     """
     if delimiter == "\t":
-        for number, line in enumerate(text.splitlines(), start=1):
+        for number, line in enumerate(split_lines(text), start=1):
             if line.strip():
                 yield number, line.split("\t")
         return
@@ -107,7 +109,11 @@ def split_records(text: str, delimiter: str, path: str = "", error=None):
         except csv.Error as err:
             if error is None:
                 raise
-            raise error(start, f"malformed CSV ({err})") from err
+            # After malformed quoting or an over-long field the parser cannot tell where the
+            # next record starts (a quote may span lines), so this stops the read.
+            reason = (f"a field over the limit of {csv.field_size_limit():,} characters" if "field limit" in str(err)
+                      else f"malformed CSV ({err})")
+            raise error(start, reason) from err
         if any(f.strip() for f in fields):
             yield start, fields
         start = reader.line_num + 1
@@ -138,7 +144,7 @@ def sniff_delimiter(path: str, text: str, delimiter: str | None = None) -> str:
     ext = os.path.splitext(os.fspath(path))[1].lower()
     if ext in (".tsv", ".tab"):
         return "\t"
-    sample = "\n".join(text.splitlines()[:SNIFF_LINES])
+    sample = "\n".join(split_lines(text)[:SNIFF_LINES])
     preferred = "," if ext == ".csv" else None
     order = sorted(DELIMITERS, key=lambda d: d != preferred)  # the extension's delimiter first on ties
     scores = {d: _consistency(sample, d) for d in order}

@@ -10,8 +10,10 @@
   text and label columns are found by evidence unless given (:mod:`minirnn.data.columns`),
   and the result's ``layout`` says what was found and why.
 
-Blank lines are skipped. Any other line that cannot be read (wrong number of fields,
-an empty field, invalid UTF-8) is a bad line. With ``errors="raise"`` (the default)
+Bytes become lines in :mod:`minirnn.data.textfile` (BOMs, UTF-16, line ends, NUL
+bytes, binary and empty files). Blank lines are skipped. Any other line that cannot
+be read (wrong number of fields, an empty field, invalid UTF-8, a NUL byte, a field
+over ``MAX_FIELD_CHARS``) is a bad line. With ``errors="raise"`` (the default)
 the loader raises :class:`DataFormatError` listing every bad line number; with
 ``errors="skip"`` it returns the good rows, and the result's ``bad_lines`` lists the
 skipped ones so the caller can warn.
@@ -32,6 +34,7 @@ from .columns import (
     split_records,
 )
 from .errors import BadLine, DataFormatError
+from .textfile import field_problem, read_text, split_lines
 
 
 class Records(list):
@@ -54,17 +57,13 @@ def _check_errors(errors: str) -> None:
 
 
 def _read_text(path) -> tuple[str, str]:
-    """The file's text (UTF-8, BOM removed; invalid bytes kept as surrogates) and its path."""
+    """The file's text (see ``textfile.read_text``) and its path as a string."""
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise FileNotFoundError(f"data file not found: {path}")
-    with open(path, "rb") as f:
-        data = f.read()
-    return data.decode("utf-8-sig", errors="surrogateescape"), path
+    return read_text(path), path
 
 
-def _invalid_utf8(text: str) -> bool:
-    return any("\udc80" <= ch <= "\udcff" for ch in text)
+def _fields_problem(fields) -> str | None:
+    return next((p for p in map(field_problem, fields) if p), None)
 
 
 def _finish(rows, bad: list[BadLine], path: str, errors: str, layout=None) -> Records:
@@ -81,13 +80,14 @@ def load_parallel_tsv(path, errors: str = "raise") -> Records:
     _check_errors(errors)
     text, path = _read_text(path)
     rows, bad, widest = [], [], 2
-    for number, line in enumerate(text.splitlines(), start=1):
+    for number, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue
-        if _invalid_utf8(line):
-            bad.append(BadLine(number, "not valid UTF-8"))
-            continue
         fields = line.split("\t")
+        problem = _fields_problem(fields)
+        if problem:
+            bad.append(BadLine(number, problem))
+            continue
         if len(fields) not in (2, 3):
             bad.append(
                 BadLine(
@@ -169,8 +169,9 @@ def load_labeled_text(path, errors: str = "raise", delimiter: str | None = None,
     rows, bad = [], []
     name = delimiter_name(delimiter)
     for number, fields in records[1:] if layout.header is not None else records:
-        if any(_invalid_utf8(f) for f in fields):
-            bad.append(BadLine(number, "not valid UTF-8"))
+        problem = _fields_problem(fields)
+        if problem:
+            bad.append(BadLine(number, problem))
             continue
         if len(fields) != layout.num_columns:
             hint = " (quote fields that contain the delimiter)" if len(fields) > layout.num_columns else ""

@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import np
+from ..checks import check_number
 from .tokenizer import tokenize
 from .vocab import Vocab, encode_labels
 
@@ -90,8 +91,7 @@ def prepare_classification(
 def train_val_split(items, val_fraction: float = 0.1, seed: int = 0):
     """Shuffle ``items`` with ``seed`` and split them -> (train list, validation list)."""
     items = list(items)
-    if not 0.0 <= val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be in [0, 1), got {val_fraction}")
+    val_fraction = check_number(val_fraction, "train_val_split", "val_fraction", high=1.0, high_inclusive=False)
     order = np.random.default_rng(seed).permutation(len(items)).tolist()
     n_val = int(round(len(items) * val_fraction))
     return [items[i] for i in order[n_val:]], [items[i] for i in order[:n_val]]

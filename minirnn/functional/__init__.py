@@ -18,7 +18,6 @@ from .attention import (
     luong_attention_backward,
     luong_attention_forward,
     masked_softmax,
-    masked_softmax_backward,
 )
 from .cells import (
     gru_cell_backward,
@@ -59,7 +58,6 @@ __all__ = [
     "luong_attention_backward",
     "luong_attention_forward",
     "masked_softmax",
-    "masked_softmax_backward",
     "recurrent_backward",
     "recurrent_forward",
     "relu",

@@ -11,13 +11,22 @@ from ..backend import get_array_module
 
 
 def sigmoid(a):
-    """sigma(a) = 1 / (1 + exp(-a)), computed as 0.5 * tanh(a / 2) + 0.5.
+    """sigma(a) = 1 / (1 + exp(-a)), in the two-branch form, with e = exp(-|a|) in (0, 1]:
 
-    The tanh form is exact (sigma(a) = (1 + tanh(a/2)) / 2), never overflows for large
-    |a|, and costs one transcendental call instead of exp plus a division.
+        sigma(a) = 1 / (1 + e)      for a >= 0
+        sigma(a) = e / (1 + e)      for a < 0
+
+    exp never overflows (its argument is <= 0), so any finite a of any float dtype gives
+    a value in [0, 1]. Both branches keep the relative precision of the dtype (a few
+    ulps) wherever sigma(a) is a normal number: down to a ~ -87 in float32 and -708 in
+    float64; below that it underflows gradually to 0. The one-call form
+    0.5 * tanh(a / 2) + 0.5 loses the left tail to cancellation (it gives 0 for
+    sigma(-20) in float32, whose true value is 2.1e-9). The fast path keeps its own
+    form (``minirnn.fast``), tested equal to this one.
     """
     xp = get_array_module(a)
-    return 0.5 * xp.tanh(0.5 * a) + 0.5
+    e = xp.exp(-xp.abs(a))  # exp(-|a|): never overflows
+    return xp.where(a >= 0, 1, e) / (1 + e)  # a < 0: e / (1 + e), without the cancellation of 1 - 1/(1 + e)
 
 
 def sigmoid_backward(dy, y):

@@ -47,6 +47,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import get_array_module
+from .activations import softmax_backward
 from .linear import AffineCache, affine_backward, affine_forward
 
 # ============================================================================ shared pieces
@@ -64,6 +65,10 @@ def masked_softmax(scores, mask=None):
     mask      (N, S) bool or None
     weights   (N, S)
     ========  =========
+
+    Its backward is ``softmax_backward(dweights, weights)``, dscore = w * (dw - sum_s dw * w),
+    written from the output alone: masked positions (w = 0) get dscore = 0, and a fully
+    masked row gets 0 everywhere.
     """
     xp = get_array_module(scores)
     if mask is None:
@@ -75,15 +80,6 @@ def masked_softmax(scores, mask=None):
     e = xp.exp(masked - row_max)
     total = e.sum(axis=-1, keepdims=True)  # >= 1 in a row with a real position, 0 otherwise
     return e / xp.where(total > 0, total, 1)
-
-
-def masked_softmax_backward(dweights, weights):
-    """dscore = w * (dw - sum_s(dw * w)).
-
-    Written from the output alone; masked positions (w = 0) get dscore = 0, and a
-    fully masked row gets 0 everywhere.
-    """
-    return weights * (dweights - (dweights * weights).sum(axis=-1, keepdims=True))
 
 
 def weighted_sum(weights, keys):
@@ -107,7 +103,7 @@ def _score_gradient(dcontext, dweights, weights, keys):
     dweights_context, dkeys = weighted_sum_backward(dcontext, weights, keys)
     if dweights is not None:  # the caller used the weights themselves (a plot, a coverage loss)
         dweights_context = dweights_context + dweights
-    dscores = masked_softmax_backward(dweights_context, weights)
+    dscores = softmax_backward(dweights_context, weights)  # masked positions have w = 0, so dscore = 0
     return dscores, dkeys
 
 
@@ -149,7 +145,7 @@ def bahdanau_prepare_backward(dprojected, dkeys_context, cache: AffineCache):
 class BahdanauAttendCache(NamedTuple):
     query: object  # (N, Hq)
     keys: object  # (N, S, Hk)
-    hidden: object  # (N, S, A) tanh(q Wa^T + b_W + P), post-activation
+    tanh_out: object  # (N, S, A) tanh(q Wa^T + b_W + P), the score layer's activations
     weights: object  # (N, S) attention weights, post-softmax
     wa_weight: object  # (A, Hq)
     va_weight: object  # (1, A)
@@ -159,10 +155,10 @@ class BahdanauAttendCache(NamedTuple):
 def bahdanau_attend_forward(query, keys, projected_keys, mask, wa_weight, wa_bias, va_weight, va_bias):
     """One step of additive attention against keys prepared once (P = keys Ua^T + b_U):
 
-    hidden[n, s] = tanh(q_n Wa^T + b_W + P[n, s])              (N, S, A)
-    score[n, s]  = hidden[n, s] Va^T + b_V                    (N, S)
-    weights      = masked_softmax(score, mask)                (N, S)
-    context[n]   = sum_s weights[n, s] * keys[n, s]           (N, Hk)
+    tanh_out[n, s] = tanh(q_n Wa^T + b_W + P[n, s])            (N, S, A)
+    score[n, s]    = tanh_out[n, s] Va^T + b_V                (N, S)
+    weights        = masked_softmax(score, mask)              (N, S)
+    context[n]     = sum_s weights[n, s] * keys[n, s]         (N, Hk)
 
     ================  ===========
     query q           (N, Hq)
@@ -183,13 +179,13 @@ def bahdanau_attend_forward(query, keys, projected_keys, mask, wa_weight, wa_bia
     query_projected = query @ wa_weight.T  # (N, A)
     if wa_bias is not None:
         query_projected = query_projected + wa_bias
-    hidden = xp.tanh(query_projected[:, None, :] + projected_keys)  # (N, S, A)
-    scores = hidden @ va_weight[0]  # (N, S)
+    tanh_out = xp.tanh(query_projected[:, None, :] + projected_keys)  # (N, S, A)
+    scores = tanh_out @ va_weight[0]  # (N, S)
     if va_bias is not None:
         scores = scores + va_bias[0]
     weights = masked_softmax(scores, mask)
     context = weighted_sum(weights, keys)
-    cache = BahdanauAttendCache(query, keys, hidden, weights, wa_weight, va_weight, wa_bias is not None)
+    cache = BahdanauAttendCache(query, keys, tanh_out, weights, wa_weight, va_weight, wa_bias is not None)
     return (context, weights), cache
 
 
@@ -199,9 +195,9 @@ def bahdanau_attend_backward(dcontext, dweights, cache: BahdanauAttendCache):
     dweights  += dcontext . keys                      (the context path; dweights may be None)
     dkeys      = weights * dcontext                   (N, S, Hk) the context path only
     dscore     = w * (dweights - sum_s dweights * w)  (masked softmax)
-    dVa        = sum_{n,s} dscore[n, s] hidden[n, s]  (1, A)
+    dVa        = sum_{n,s} dscore[n, s] tanh_out[n, s]  (1, A)
     db_V       = sum_{n,s} dscore[n, s]               (1,)  0 up to rounding (shift invariance)
-    dpre       = dscore * Va * (1 - hidden^2)         (N, S, A) through tanh
+    dpre       = dscore * Va * (1 - tanh_out^2)       (N, S, A) through tanh
     dP         = dpre                                 (N, S, A) to the projected keys
     dq_proj    = sum_s dpre[n, s]                     (N, A)
     dquery     = dq_proj Wa                           (N, Hq)
@@ -212,12 +208,12 @@ def bahdanau_attend_backward(dcontext, dweights, cache: BahdanauAttendCache):
     the bias gradients are None when there are no biases. ``dkeys`` holds the context
     path only; the score path reaches the keys through dP in the prepare backward.
     """
-    query, keys, hidden, weights, wa_weight, va_weight, has_bias = cache
+    query, keys, tanh_out, weights, wa_weight, va_weight, has_bias = cache
     dscores, dkeys = _score_gradient(dcontext, dweights, weights, keys)
-    num_attn = hidden.shape[-1]
-    dva_weight = dscores.reshape(1, -1) @ hidden.reshape(-1, num_attn)  # (1, A)
+    attn_size = tanh_out.shape[-1]
+    dva_weight = dscores.reshape(1, -1) @ tanh_out.reshape(-1, attn_size)  # (1, A)
     dva_bias = dscores.sum().reshape(1) if has_bias else None
-    dpre = (dscores[:, :, None] * va_weight[0]) * (1 - hidden * hidden)  # (N, S, A)
+    dpre = (dscores[:, :, None] * va_weight[0]) * (1 - tanh_out * tanh_out)  # (N, S, A)
     dquery_projected = dpre.sum(axis=1)  # (N, A)
     dquery = dquery_projected @ wa_weight
     dwa_weight = dquery_projected.T @ query

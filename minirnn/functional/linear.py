@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from ..backend import get_array_module
+from ..backend import bernoulli_keep_mask, get_array_module
 
 
 class AffineCache(NamedTuple):
@@ -83,18 +83,40 @@ def embedding_backward(dy, cache: EmbeddingCache):
 
 
 class DropoutCache(NamedTuple):
-    scaled_mask: object  # same shape as x: 0 or 1/(1-p)
+    scaled_mask: object  # same shape as x: m / (1 - p), each entry 0 or 1/(1-p); all 0 when p = 1
 
 
-def dropout_forward(x, p: float, keep_mask):
-    """Inverted dropout: y = x * m / (1 - p), with m ~ Bernoulli(1 - p) given as ``keep_mask``.
+def dropout_forward(x, p: float, keep_mask=None):
+    """Inverted dropout, the one implementation behind ``nn.Dropout`` and the
+    between-layer dropout of the recurrent layers.
 
-    Scaling at training time keeps E[y] = x, so evaluation needs no rescaling.
+        m ~ Bernoulli(1 - p), elementwise     (``keep_mask``: 1 keeps a unit, 0 drops it)
+        y = x * m / (1 - p)
+
+    Scaling the kept units by 1/(1 - p) at training time keeps E[y] = x, so evaluation
+    (which skips this function) needs no rescaling.
+
+    p = 1 drops every unit: m = 0 everywhere and y = 0 exactly. The scale 1/(1 - p)
+    is then never computed, because 0 / 0 would turn every output into NaN.
+
+    ==========  ==================================================
+    x           any shape
+    p           drop probability in [0, 1] (checked by the caller)
+    keep_mask   x's shape and dtype, entries 0 or 1; None draws one from
+                minirnn's seeded generator (``backend.bernoulli_keep_mask``)
+    y           x's shape
+    ==========  ==================================================
     """
-    scaled_mask = keep_mask / (1.0 - p)
+    xp = get_array_module(x)
+    if p == 1.0:
+        scaled_mask = xp.zeros_like(x)
+    else:
+        if keep_mask is None:
+            keep_mask = bernoulli_keep_mask(x.shape, 1.0 - p, x.dtype, like=x)
+        scaled_mask = keep_mask / (1.0 - p)
     return x * scaled_mask, DropoutCache(scaled_mask)
 
 
 def dropout_backward(dy, cache: DropoutCache):
-    """dx = dy * m / (1 - p)."""
+    """dx = dy * m / (1 - p)   (the same scaled mask as the forward; dx = 0 when p = 1)."""
     return dy * cache.scaled_mask

@@ -7,8 +7,8 @@ tested equal to this one.
 Packed-sequence semantics (what PyTorch computes with ``pack_padded_sequence``),
 with ``lengths[n]`` real steps in sequence n and ``active[t, n] = t < lengths[n]``:
 
-* outputs are exactly zero at padded steps: ``out[t] = active[t] * h_t``;
-* the state only moves on real steps: ``state_t = active ? cell(x_t, state) : state``,
+* outputs are exactly zero at padded steps: ``out[t] = active[t] ? h_t : 0``;
+* the state only moves on real steps: ``h_t = active[t] ? cell(x_t, h_{t-1}) : h_{t-1}``,
   so the forward direction ends holding the state of each sequence's last real
   step, and the reverse direction (which walks t = T-1 .. 0) keeps its initial
   state through the padding and starts at each sequence's last real token;
@@ -18,9 +18,9 @@ with ``lengths[n]`` real steps in sequence n and ``active[t, n] = t < lengths[n]
 Shapes: T time steps, N batch, D input features, H hidden, P output features of a
 step (P = H, or proj_size for a projected LSTM).
 
-State is a tuple: ``(h,)`` for the RNN and GRU, ``(h, c)`` for the LSTM. Parameters
-are the tuple ``(w_ih, w_hh, b_ih, b_hh)`` (biases may be None), plus ``w_hr`` for a
-projected LSTM, in PyTorch's layouts.
+``mode`` is one of ``MODES``. State is a tuple: ``(h,)`` for the RNN and GRU,
+``(h, c)`` for the LSTM. Parameters are the tuple ``(w_ih, w_hh, b_ih, b_hh)``
+(biases may be None), plus ``w_hr`` for a projected LSTM, in PyTorch's layouts.
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from .cells import (
 )
 
 MODES = ("rnn_tanh", "rnn_relu", "lstm", "gru")
+RNN_NONLINEARITIES = {"rnn_tanh": "tanh", "rnn_relu": "relu"}  # the Elman modes' activation
 
 
 def check_mode(mode: str) -> str:
@@ -46,48 +47,50 @@ def check_mode(mode: str) -> str:
     return mode
 
 
-def step_forward(mode, x, state, params):
-    """One cell step in any mode: returns ``(h, new_state, cache)``."""
+def cell_forward(mode, x, h, c, params):
+    """One cell step in any mode: returns ``(h, c, cache)``; c is None except for the LSTM."""
     if mode == "lstm":
-        (h, c), cache = lstm_cell_forward(x, state[0], state[1], *params)
-        return h, (h, c), cache
+        (h, c), cache = lstm_cell_forward(x, h, c, *params)
+        return h, c, cache
     if mode == "gru":
-        h, cache = gru_cell_forward(x, state[0], *params)
-        return h, (h,), cache
-    h, cache = rnn_cell_forward(x, state[0], *params, nonlinearity=mode[4:])
-    return h, (h,), cache
+        h, cache = gru_cell_forward(x, h, *params)
+    else:
+        h, cache = rnn_cell_forward(x, h, *params, nonlinearity=RNN_NONLINEARITIES[mode])
+    return h, None, cache
 
 
-def step_backward(mode, dstate, cache):
-    """Backward of one cell step: ``dstate`` is (dh,) or (dh, dc) at the step's output.
+def cell_backward(mode, dh, dc, cache):
+    """Backward of ``cell_forward``: ``(dx, dh_prev, dc_prev, dparams)``, dparams ordered like params.
 
-    Returns ``(dx, dstate_prev, dparams)`` with dparams ordered like the params.
+    ``dc`` and ``dc_prev`` are None except for the LSTM.
     """
     if mode == "lstm":
-        dx, dh_prev, dc_prev, dw_ih, dw_hh, db_ih, db_hh, dw_hr = lstm_cell_backward(dstate[0], dstate[1], cache)
-        dparams = (dw_ih, dw_hh, db_ih, db_hh) + (() if dw_hr is None else (dw_hr,))
-        return dx, (dh_prev, dc_prev), dparams
-    if mode == "gru":
-        dx, dh_prev, *dparams = gru_cell_backward(dstate[0], cache)
-    else:
-        dx, dh_prev, *dparams = rnn_cell_backward(dstate[0], cache)
-    return dx, (dh_prev,), tuple(dparams)
+        dx, dh_prev, dc_prev, *dparams = lstm_cell_backward(dh, dc, cache)
+        return dx, dh_prev, dc_prev, dparams if cache.w_hr is not None else dparams[:4]
+    backward = gru_cell_backward if mode == "gru" else rnn_cell_backward
+    dx, dh_prev, *dparams = backward(dh, cache)
+    return dx, dh_prev, None, dparams
 
 
 class RecurrentCache(NamedTuple):
     mode: str
     step_caches: list  # one cell cache per time step, in the order they ran
-    steps: list  # the time index of each entry of step_caches
-    active: object  # (T, N, 1) 1.0 on real steps, 0.0 on padding; None without lengths
+    order: list  # the time index t of each entry of step_caches
+    active: object  # (T, N, 1) bool: True on real steps, False on padding
     input_shape: tuple  # (T, N, D)
     param_shapes: tuple  # shapes of params, for zero gradients of absent biases
 
 
 def padding_mask(lengths, steps: int, like):
-    """``active[t, n, 0] = 1.0 if t < lengths[n] else 0.0`` as a (T, N, 1) array like ``like``."""
+    """``active[t, n, 0] = t < lengths[n]`` as a (T, N, 1) bool array on the device of ``like``.
+
+    ``lengths`` None means every step of every sequence is real.
+    """
     xp = get_array_module(like)
+    if lengths is None:
+        return xp.ones((steps, like.shape[1], 1), dtype=bool)
     lengths = xp.asarray(lengths)
-    return (xp.arange(steps)[:, None] < lengths[None, :]).astype(like.dtype)[:, :, None]
+    return (xp.arange(steps)[:, None] < lengths[None, :])[:, :, None]
 
 
 def recurrent_forward(mode, x, state0, params, lengths=None, reverse=False):
@@ -104,63 +107,61 @@ def recurrent_forward(mode, x, state0, params, lengths=None, reverse=False):
     """
     xp = get_array_module(x)
     steps, batch, _ = x.shape
-    active = None if lengths is None else padding_mask(lengths, steps, x)
-    out = xp.zeros((steps, batch, state0[0].shape[1]), dtype=x.dtype)
+    active = padding_mask(lengths, steps, x)
+    h, c = state0[0], (state0[1] if mode == "lstm" else None)
+    out = xp.zeros((steps, batch, h.shape[1]), dtype=x.dtype)
     order = list(range(steps - 1, -1, -1)) if reverse else list(range(steps))
-    state, caches = tuple(state0), []
+    step_caches = []
     for t in order:
-        h, new_state, cache = step_forward(mode, x[t], state, params)
-        if active is None:
-            state = new_state
-            out[t] = h
-        else:
-            # Padded rows keep their old state; their output is exactly zero.
-            state = tuple(xp.where(active[t] > 0, new, old) for new, old in zip(new_state, state))
-            out[t] = h * active[t]
-        caches.append(cache)
+        h_next, c_next, step_cache = cell_forward(mode, x[t], h, c, params)
+        out[t] = xp.where(active[t], h_next, 0)  # padded outputs are exactly zero
+        h = xp.where(active[t], h_next, h)  # padded rows keep their state
+        if c is not None:
+            c = xp.where(active[t], c_next, c)
+        step_caches.append(step_cache)
+    state_n = (h,) if c is None else (h, c)
     shapes = tuple(None if p is None else p.shape for p in params)
-    return out, state, RecurrentCache(mode, caches, order, active, x.shape, shapes)
+    return out, state_n, RecurrentCache(mode, step_caches, order, active, x.shape, shapes)
 
 
 def recurrent_backward(dout, dstate_n, cache: RecurrentCache):
     """Backpropagation through time for ``recurrent_forward``.
 
-    Walking the steps in the reverse of the order they ran, with ``dstate`` the
-    gradient flowing into the state after step t:
+    Walking the steps in the reverse of the order they ran, with dh (and dc) the
+    gradient flowing into the state after step t from the steps that follow:
 
-    dh_t         = active_t * (dout[t] + dstate_h)     (padded outputs take no gradient)
-    dc_t         = active_t * dstate_c                 (LSTM)
-    dx[t], dstate_cell, dparams_t = cell backward of step t
-    dstate       = dstate_cell + (1 - active_t) * dstate   (padded rows pass through)
-    dparams     += dparams_t                           (BPTT: the sum over steps)
+    dh_t     = active_t ? dh + dout[t] : 0     (h_t fed the output and the next step)
+    dc_t     = active_t ? dc : 0               (LSTM: c_t fed only the next step)
+    dx[t], dh_prev, dc_prev, dparams_t = cell backward of step t, from (dh_t, dc_t)
+    dh       = active_t ? dh_prev : dh         (a padded step passed the state through)
+    dc       = active_t ? dc_prev : dc
+    dparams += dparams_t                       (shared weights: the sum over steps)
 
     ``dout`` may be None (only the final state was used); entries of ``dstate_n``
     may be None (zero). Returns ``(dx, dstate0, dparams)``: dx (T, N, D), dstate0 a
     tuple like state0, and dparams a tuple like params (None for absent biases).
     """
-    mode, caches, order, active, input_shape, shapes = cache
-    first = caches[0]
+    mode, step_caches, order, active, input_shape, param_shapes = cache
+    first = step_caches[0]
     xp = get_array_module(first.x)
     dtype = first.x.dtype
-    batch = input_shape[1]
-    state_widths = [first.h_prev.shape[1]] + ([first.c_prev.shape[1]] if mode == "lstm" else [])
-    dstate = tuple(
-        xp.zeros((batch, width), dtype=dtype) if d is None else d for d, width in zip(dstate_n, state_widths)
-    )
+    dh = xp.zeros_like(first.h_prev) if dstate_n[0] is None else dstate_n[0]  # (N, P)
+    dc = None  # (N, H) for the LSTM
+    if mode == "lstm":
+        dc = xp.zeros_like(first.c_prev) if dstate_n[1] is None else dstate_n[1]
+    if dout is None:
+        dout = xp.zeros((input_shape[0],) + first.h_prev.shape, dtype=dtype)
     dx = xp.empty(input_shape, dtype=dtype)
-    dparams = [None if s is None else xp.zeros(s, dtype=dtype) for s in shapes]
-    for t, step_cache in zip(reversed(order), reversed(caches)):
-        dh = dstate[0] if dout is None else dstate[0] + dout[t]
-        dcell = (dh,) + dstate[1:]
-        if active is not None:
-            dcell = tuple(d * active[t] for d in dcell)
-        dx[t], dstate_cell, dparams_t = step_backward(mode, dcell, step_cache)
-        if active is None:
-            dstate = dstate_cell
-        else:
-            passthrough = 1 - active[t]
-            dstate = tuple(dc + d * passthrough for dc, d in zip(dstate_cell, dstate))
-        for k, g in enumerate(dparams_t):
-            if g is not None:
-                dparams[k] += g
-    return dx, dstate, tuple(dparams)
+    dparams = [None if shape is None else xp.zeros(shape, dtype=dtype) for shape in param_shapes]
+    for t, step_cache in zip(reversed(order), reversed(step_caches)):
+        real = active[t]  # (N, 1): the cell ran on these rows at step t
+        dh_t = xp.where(real, dh + dout[t], 0)  # h_t fed both out[t] and step t+1; padded outputs take none
+        dc_t = None if dc is None else xp.where(real, dc, 0)  # c_t fed only step t+1
+        dx[t], dh_prev, dc_prev, dparams_t = cell_backward(mode, dh_t, dc_t, step_cache)  # chain rule through the cell
+        dh = xp.where(real, dh_prev, dh)  # a padded row carried h through unchanged, and so its gradient
+        dc = None if dc is None else xp.where(real, dc_prev, dc)
+        for total, grad in zip(dparams, dparams_t):
+            if total is not None:
+                total += grad  # the same weights at every step: BPTT sums their gradients
+    dstate0 = (dh,) if dc is None else (dh, dc)
+    return dx, dstate0, tuple(dparams)

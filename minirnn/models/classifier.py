@@ -22,17 +22,24 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import get_array_module, resolve_dtype
-from ..checks import check_array, check_ids, check_lengths, check_rank, check_shape
+from ..checks import (
+    check_array,
+    check_choice,
+    check_ids,
+    check_lengths,
+    check_positive_ints,
+    check_probability,
+    check_rank,
+    check_shape,
+)
 from ..functional import softmax
-from ..nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, Module, no_grad
-from .arguments import check_choice, check_positive_ints, check_probability
+from ..nn import GRU, LSTM, RNN, Dropout, Embedding, Linear, Module, inference_mode
 
 CELLS = {"lstm": LSTM, "gru": GRU, "rnn": RNN}
 
 
 class _ClassifierCache(NamedTuple):
     batch: int
-    steps: int
 
 
 class SequenceClassifier(Module):
@@ -68,18 +75,6 @@ class SequenceClassifier(Module):
                             hidden_size=hidden_size, num_layers=num_layers)  # fmt: skip
         check_probability(dropout, where, "dropout")
         dtype = resolve_dtype(dtype)
-        self.config = {
-            "vocab_size": int(vocab_size),
-            "num_classes": int(num_classes),
-            "embed_dim": int(embed_dim),
-            "hidden_size": int(hidden_size),
-            "cell": cell,
-            "num_layers": int(num_layers),
-            "bidirectional": bool(bidirectional),
-            "padding_idx": None if padding_idx is None else int(padding_idx),
-            "dropout": float(dropout),
-            "dtype": dtype.name,
-        }
         self.vocab_size, self.num_classes = int(vocab_size), int(num_classes)
         self.hidden_size, self.num_layers = int(hidden_size), int(num_layers)
         self.num_directions = 2 if bidirectional else 1
@@ -118,7 +113,7 @@ class SequenceClassifier(Module):
         last = h_n[-self.num_directions :]  # the last layer: forward [, backward]
         feature = last[0] if self.num_directions == 1 else xp.concatenate([last[0], last[1]], axis=1)
         logits = self.head(self.dropout(feature))  # (N, C)
-        self._save(_ClassifierCache(batch, steps))
+        self._save(_ClassifierCache(batch))
         return logits
 
     def backward(self, dlogits):
@@ -140,17 +135,12 @@ class SequenceClassifier(Module):
 
     # ------------------------------------------------------------------ inference
     def predict_proba(self, ids, lengths=None):
-        """Class probabilities (N, C): softmax of the logits, in eval mode and under no_grad.
+        """Class probabilities (N, C): softmax of the logits, under ``inference_mode`` (eval, no_grad).
 
         The previous train/eval mode is restored afterwards.
         """
-        was_training = self.training
-        self.eval()
-        try:
-            with no_grad():
-                return softmax(self.forward(ids, lengths), axis=-1)
-        finally:
-            self.train(was_training)
+        with inference_mode(self):
+            return softmax(self.forward(ids, lengths), axis=-1)
 
     def predict(self, ids, lengths=None):
         """The most probable class of each sequence, (N,) int64."""

@@ -1,8 +1,9 @@
 """Inference for Seq2Seq: greedy decoding and beam search.
 
-Both run in ``eval()`` mode (dropout off; the model's mode is restored afterwards)
-under ``no_grad``, through the model's public pieces: ``encode`` once, then
-``decode_step`` per output token. Both return ``(ids, attn_weights)``:
+Both run under ``inference_mode(model)`` (eval mode, so dropout is off, and no_grad;
+the model's mode is restored afterwards), through the model's public pieces:
+``encode`` once, then ``decode_step`` per output token. ``greedy_steps`` yields the
+greedy steps one by one (the pipeline trace shows them). Both return ``(ids, attn_weights)``:
 
 ============  ===============================================================
 ids           (N, T_out) int64, T_out <= max_len: the generated tokens without
@@ -33,64 +34,180 @@ the finished ones under the same normalisation. The best one is returned. With
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
 from ..backend import backend_of, get_array_module, np, to_device, to_numpy
+from ..checks import check_int, check_positive_int
 from ..functional import log_softmax
-from ..nn import no_grad
-from .arguments import check_positive_int
-from .seq2seq import select_state
+from ..nn import inference_mode
 
 
 def _check_decode_args(model, max_len, bos_id, eos_id, where):
     max_len = check_positive_int(max_len, where, "max_len")
     vocab = model.tgt_vocab_size
-    for name, value in (("bos_id", bos_id), ("eos_id", eos_id)):
-        if isinstance(value, bool) or int(value) != value or not 0 <= value < vocab:
-            raise ValueError(f"{where} expects {name} in [0, {vocab - 1}] (the target vocabulary), got {value!r}")
-    return int(max_len), int(bos_id), int(eos_id)
+    bos_id = check_int(bos_id, where, "bos_id (an id of the target vocabulary)", 0, vocab - 1)
+    eos_id = check_int(eos_id, where, "eos_id (an id of the target vocabulary)", 0, vocab - 1)
+    return max_len, bos_id, eos_id
 
 
-class _EvalMode:
-    """Eval mode and no_grad for the duration of a decode; restores the previous mode."""
+# ============================================================================ greedy
 
-    def __init__(self, model):
-        self.model = model
-        self.no_grad = no_grad()
 
-    def __enter__(self):
-        self.was_training = self.model.training
-        self.model.eval()
-        self.no_grad.__enter__()
+class GreedyStep(NamedTuple):
+    """One step of greedy decoding, as ``greedy_steps`` yields it.
 
-    def __exit__(self, *exc):
-        self.no_grad.__exit__(*exc)
-        self.model.train(self.was_training)
-        return False
+    prev_ids      (N,) the tokens fed in (BOS at the first step)
+    logits        (N, V) the decoder's logits for the next token
+    attn_weights  (N, S) the attention weights, 0 on rows already finished; None without attention
+    tokens        (N,) int64: the argmax token of each row, 0 on rows already finished
+    """
+
+    prev_ids: object
+    logits: object
+    attn_weights: object
+    tokens: object
+
+
+def greedy_steps(model, encoded, max_len: int, bos_id: int, eos_id: int):
+    """Greedy decoding one step at a time: an iterator of ``GreedyStep``.
+
+    ``encoded`` is ``model.encode(src, src_lengths)``. It stops after ``max_len`` steps
+    or once every row has emitted EOS. Run it under ``inference_mode(model)``, as
+    ``greedy_decode`` does; ``viz.pipeline_trace`` uses it to show each step.
+    """
+    max_len, bos_id, eos_id = _check_decode_args(model, max_len, bos_id, eos_id, "greedy_steps")
+    return _greedy_steps(model, encoded, max_len, bos_id, eos_id)
+
+
+def _greedy_steps(model, encoded, max_len, bos_id, eos_id):
+    xp = get_array_module(encoded.outputs)
+    batch = encoded.outputs.shape[0]
+    state = encoded.state
+    prev_ids = xp.full((batch,), bos_id, dtype=xp.int64)
+    finished = xp.zeros((batch,), dtype=bool)
+    for _ in range(max_len):
+        logits, state, attn_weights = model.decode_step(prev_ids, state, encoded)
+        tokens = xp.where(finished, 0, logits.argmax(axis=1)).astype(xp.int64)  # 0 after EOS
+        if attn_weights is not None:
+            attn_weights = xp.where(finished[:, None], 0, attn_weights)
+        yield GreedyStep(prev_ids, logits, attn_weights, tokens)
+        finished = finished | (tokens == eos_id)
+        if bool(finished.all()):
+            return
+        prev_ids = tokens  # the argmax is fed back
 
 
 def greedy_decode(model, src, src_lengths, max_len: int, bos_id: int, eos_id: int):
     """Feed back the argmax token at every step; returns ``(ids, attn_weights)`` (see the module docstring)."""
     max_len, bos_id, eos_id = _check_decode_args(model, max_len, bos_id, eos_id, "greedy_decode")
     xp = get_array_module(src)
-    with _EvalMode(model):
-        encoded = model.encode(src, src_lengths)
-        batch = src.shape[0]
-        state = encoded.state
-        prev_ids = xp.full((batch,), bos_id, dtype=xp.int64)
-        finished = xp.zeros((batch,), dtype=bool)
-        ids, weights = [], []
-        for _ in range(max_len):
-            logits, state, attn_weights = model.decode_step(prev_ids, state, encoded)
-            tokens = xp.where(finished, 0, logits.argmax(axis=1)).astype(xp.int64)  # 0 after EOS
-            ids.append(tokens)
-            if attn_weights is not None:
-                weights.append(xp.where(finished[:, None], 0, attn_weights))
-            finished = finished | (tokens == eos_id)
-            prev_ids = tokens
-            if bool(finished.all()):
+    with inference_mode(model):
+        steps = list(_greedy_steps(model, model.encode(src, src_lengths), max_len, bos_id, eos_id))
+    ids = xp.stack([step.tokens for step in steps], axis=1)  # (N, T_out)
+    if steps[0].attn_weights is None:
+        return ids, None
+    return ids, xp.stack([step.attn_weights for step in steps], axis=1)  # (N, T_out, S)
+
+
+# ============================================================================ beam search
+
+
+class _Hypothesis(NamedTuple):
+    score: float  # normalised: log-probability / length ** length_penalty
+    tokens: object  # (length,) host int64, EOS last when finished
+    weights: object  # (length, S) host attention weights, or None without attention
+
+
+class _Beams:
+    """The host bookkeeping of a batched beam search: N source rows, ``beam`` hypotheses each.
+
+    ``scores`` (N, beam) sums of log-probabilities (-inf for an empty slot);
+    ``tokens`` (N, beam, t) and ``history`` (N, beam, t, S) the live hypotheses so far;
+    ``finished[n]`` the hypotheses of row n that emitted EOS; ``done[n]`` once row n
+    has ``beam`` of them. The per-step work here is O(N * beam) Python; the decoder's
+    math stays batched on the device.
+    """
+
+    def __init__(self, batch: int, beam: int, source_len: int, has_attention: bool, alpha: float):
+        self.beam, self.alpha = beam, alpha
+        self.scores = np.full((batch, beam), -np.inf)
+        self.scores[:, 0] = 0.0  # one live beam at the start, so the first step does not pick duplicates
+        self.tokens = np.zeros((batch, beam, 0), dtype=np.int64)
+        self.history = np.zeros((batch, beam, 0, source_len)) if has_attention else None
+        self.finished = [[] for _ in range(batch)]
+        self.done = np.zeros(batch, dtype=bool)
+
+    def advance(self, log_probs, step_weights, eos_id: int):
+        """Extend every live hypothesis by one token: log_probs (N, beam, V), step_weights (N, beam, S) or None.
+
+        Returns ``(origin, new_tokens)``, (N, beam) each: the beam each survivor came
+        from and the token it added, for reordering the decoder state.
+        """
+        batch, beam, vocab = log_probs.shape
+        candidates = (self.scores[:, :, None] + log_probs).reshape(batch, beam * vocab)
+        # The best 2 * beam candidates always hold `beam` non-EOS ones (at most `beam` are EOS).
+        order = np.argsort(-candidates, axis=1, kind="stable")[:, : 2 * beam]
+        scores = np.full((batch, beam), -np.inf)
+        origin = np.zeros((batch, beam), dtype=np.int64)
+        new_tokens = np.zeros((batch, beam), dtype=np.int64)
+        for n in np.flatnonzero(~self.done):
+            survivors = self._select(n, candidates[n], order[n], vocab, eos_id, step_weights)
+            for k, (score, source_beam, token) in enumerate(survivors):
+                scores[n, k], origin[n, k], new_tokens[n, k] = score, source_beam, token
+            self.done[n] = len(self.finished[n]) >= beam
+        rows = np.arange(batch)[:, None]
+        self.tokens = np.concatenate([self.tokens[rows, origin], new_tokens[:, :, None]], axis=2)
+        if self.history is not None:
+            self.history = np.concatenate([self.history[rows, origin], step_weights[rows, origin][:, :, None]], axis=2)
+        self.scores = scores
+        return origin, new_tokens
+
+    def _select(self, n, candidates, order, vocab, eos_id, step_weights):
+        """Row n's survivors ``[(score, beam, token)]``, best first; moves its EOS candidates to ``finished``."""
+        survivors = []
+        for rank, flat in enumerate(order):
+            score = candidates[flat]
+            if score == -np.inf or (len(survivors) == self.beam and rank >= self.beam):
                 break
-    ids = xp.stack(ids, axis=1)  # (N, T_out)
-    return ids, (xp.stack(weights, axis=1) if weights else None)
+            k, token = divmod(int(flat), vocab)
+            if token != eos_id:
+                if len(survivors) < self.beam:
+                    survivors.append((score, k, token))
+            elif rank < self.beam:  # EOS only counts among the top `beam` (keeps beam 1 == greedy)
+                self._finish(n, k, score, eos_id, step_weights)
+        return survivors
+
+    def _finish(self, n, k, score, eos_id, step_weights):
+        """Hypothesis k of row n ends with EOS here: normalise its score and set it aside."""
+        tokens = np.append(self.tokens[n, k], eos_id)
+        weights = None if step_weights is None else np.concatenate([self.history[n, k], step_weights[n, k][None]])
+        self.finished[n].append(_Hypothesis(score / len(tokens) ** self.alpha, tokens, weights))
+
+    def best(self) -> list:
+        """The best ``_Hypothesis`` of each row; a row cut off by max_len also weighs its live ones."""
+        length = self.tokens.shape[2]
+        best = []
+        for n, pool in enumerate(self.finished):
+            if not self.done[n]:
+                pool = pool + [
+                    _Hypothesis(self.scores[n, k] / length**self.alpha, self.tokens[n, k],
+                                None if self.history is None else self.history[n, k])
+                    for k in range(self.beam) if self.scores[n, k] > -np.inf
+                ]  # fmt: skip
+            best.append(max(pool, key=lambda hyp: hyp.score))  # max keeps the first of equal scores
+        return best
+
+
+def _pad_hypotheses(hypotheses, source_len: int, has_attention: bool):
+    """Host ``(ids (N, T_out), weights (N, T_out, S) or None)``, zero past each hypothesis."""
+    out_len = max(len(hyp.tokens) for hyp in hypotheses)
+    ids = np.zeros((len(hypotheses), out_len), dtype=np.int64)
+    weights = np.zeros((len(hypotheses), out_len, source_len)) if has_attention else None
+    for n, hyp in enumerate(hypotheses):
+        ids[n, : len(hyp.tokens)] = hyp.tokens
+        if has_attention:
+            weights[n, : len(hyp.tokens)] = hyp.weights
+    return ids, weights
 
 
 def beam_search(
@@ -102,89 +219,30 @@ def beam_search(
     """
     where = "beam_search"
     max_len, bos_id, eos_id = _check_decode_args(model, max_len, bos_id, eos_id, where)
-    check_positive_int(beam_size, where, "beam_size")
+    beam = check_positive_int(beam_size, where, "beam_size")
     if not math.isfinite(float(length_penalty)):
         raise ValueError(f"{where} expects a finite length_penalty, got {length_penalty!r}")
-    beam, alpha = int(beam_size), float(length_penalty)
-    xp = get_array_module(src)
-    device = backend_of(src)
-    batch, source_len = src.shape[0], src.shape[1]
-    vocab = model.tgt_vocab_size
+    xp, device = get_array_module(src), backend_of(src)
+    batch, source_len = src.shape
     has_attention = model.attention is not None
-
-    with _EvalMode(model):
-        encoded = model.repeat_encoded(model.encode(src, src_lengths), beam)  # N * beam rows
+    beams = _Beams(batch, beam, source_len, has_attention, float(length_penalty))
+    with inference_mode(model):
+        encoded = model.repeat_encoded(model.encode(src, src_lengths), beam)  # row n * beam + k: beam k of n
         state = encoded.state
-        # Host bookkeeping: the per-step work is O(N * beam) Python, the math stays batched.
-        scores = np.full((batch, beam), -np.inf)
-        scores[:, 0] = 0.0  # one live beam at the start, so the first step does not pick duplicates
-        tokens = np.zeros((batch, beam, 0), dtype=np.int64)
-        history = np.zeros((batch, beam, 0, source_len)) if has_attention else None
-        finished = [[] for _ in range(batch)]  # per row: (normalised score, tokens, weights)
-        done = np.zeros(batch, dtype=bool)
         prev_ids = xp.full((batch * beam,), bos_id, dtype=xp.int64)
-        rows = np.arange(batch)[:, None]
-        for step in range(max_len):
+        for _ in range(max_len):
             logits, state, attn_weights = model.decode_step(prev_ids, state, encoded)
-            log_probs = to_numpy(log_softmax(logits, axis=-1)).astype(np.float64).reshape(batch, beam, vocab)
+            log_probs = to_numpy(log_softmax(logits, axis=-1)).astype(np.float64).reshape(batch, beam, -1)
             step_weights = None
             if has_attention:
                 step_weights = to_numpy(attn_weights).astype(np.float64).reshape(batch, beam, source_len)
-            candidates = (scores[:, :, None] + log_probs).reshape(batch, beam * vocab)
-            # The best 2 * beam candidates always hold `beam` non-EOS ones (at most `beam` are EOS).
-            order = np.argsort(-candidates, axis=1, kind="stable")[:, : 2 * beam]
-            new_scores = np.full((batch, beam), -np.inf)
-            origin = np.zeros((batch, beam), dtype=np.int64)
-            new_tokens = np.zeros((batch, beam), dtype=np.int64)
-            length = step + 1
-            for n in range(batch):
-                if done[n]:
-                    continue
-                alive = 0
-                for rank, flat in enumerate(order[n]):
-                    score = candidates[n, flat]
-                    if score == -np.inf or (alive == beam and rank >= beam):
-                        break
-                    k, token = divmod(int(flat), vocab)
-                    if token == eos_id:
-                        if rank < beam:  # EOS only counts among the top `beam` (keeps beam 1 == greedy)
-                            hyp_weights = None
-                            if has_attention:
-                                hyp_weights = np.concatenate([history[n, k], step_weights[n, k][None]], axis=0)
-                            hyp_tokens = np.append(tokens[n, k], eos_id)
-                            finished[n].append((score / length**alpha, hyp_tokens, hyp_weights))
-                    elif alive < beam:
-                        new_scores[n, alive], origin[n, alive], new_tokens[n, alive] = score, k, token
-                        alive += 1
-                if len(finished[n]) >= beam:
-                    done[n] = True
-            tokens = np.concatenate([tokens[rows, origin], new_tokens[:, :, None]], axis=2)
-            if has_attention:
-                history = np.concatenate([history[rows, origin], step_weights[rows, origin][:, :, None]], axis=2)
-            scores = new_scores
-            if done.all():
+            origin, new_tokens = beams.advance(log_probs, step_weights, eos_id)
+            if beams.done.all():
                 break
-            flat_rows = (rows * beam + origin).reshape(-1)
-            state = select_state(state, xp.asarray(to_device(flat_rows, device)))
+            survivor_rows = (np.arange(batch)[:, None] * beam + origin).reshape(-1)
+            state = state.take(xp.asarray(to_device(survivor_rows, device)))  # each survivor's own history
             prev_ids = xp.asarray(to_device(new_tokens.reshape(-1), device))
-
-    best = []
-    for n in range(batch):
-        pool = list(finished[n])
-        if not done[n]:  # ran out of max_len: the live hypotheses compete too
-            length = tokens.shape[2]
-            for k in range(beam):
-                if scores[n, k] > -np.inf:
-                    hyp_weights = None if history is None else history[n, k]
-                    pool.append((scores[n, k] / length**alpha, tokens[n, k], hyp_weights))
-        best.append(max(pool, key=lambda hyp: hyp[0]))  # max keeps the first of equal scores
-    out_len = max(len(hyp[1]) for hyp in best)
-    ids = np.zeros((batch, out_len), dtype=np.int64)
-    weights = np.zeros((batch, out_len, source_len)) if has_attention else None
-    for n, (_, hyp_tokens, hyp_weights) in enumerate(best):
-        ids[n, : len(hyp_tokens)] = hyp_tokens
-        if has_attention:
-            weights[n, : len(hyp_tokens)] = hyp_weights
+    ids, weights = _pad_hypotheses(beams.best(), source_len, has_attention)
     ids = xp.asarray(to_device(ids, device))
     if has_attention:
         weights = xp.asarray(to_device(weights.astype(model.out.weight.dtype), device))

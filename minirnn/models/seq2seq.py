@@ -4,14 +4,11 @@ Encoder (batch-first, over ``src_lengths``, packed semantics)::
 
     keys, enc_state = Encoder(Embedding(src))         keys (N, S, K), K = dirs * H
 
-Decoder initial state, per layer l (``bridge`` only when the encoder is bidirectional)::
+Decoder initial state, per layer l (``nn.Bridge`` only when the encoder is bidirectional)::
 
-    s_0[l] = enc_h_n[l]                                   unidirectional encoder
+    s_0[l] = enc_h_n[l]                                             unidirectional encoder
     s_0[l] = tanh([enc_h_n[l, fwd]; enc_h_n[l, bwd]] W_l^T + b_l)   bidirectional: h
-    c_0[l] = [enc_c_n[l, fwd]; enc_c_n[l, bwd]] W_l^T + b_l         bidirectional: LSTM c
-
-(the cell state is not squashed: an LSTM's c is unbounded, so a tanh would only
-limit the decoder's starting memory).
+    c_0[l] = [enc_c_n[l, fwd]; enc_c_n[l, bwd]] V_l^T + d_l         bidirectional: LSTM c
 
 Decoder step t (Bahdanau style: the query is the *previous* top-layer state)::
 
@@ -45,12 +42,21 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import backend_of, get_array_module, get_rng, np, resolve_dtype, to_device
-from ..checks import check_array, check_ids, check_lengths, check_rank, check_shape
-from ..functional import tanh, tanh_backward
+from ..checks import (
+    check_array,
+    check_choice,
+    check_ids,
+    check_lengths,
+    check_positive_ints,
+    check_probability,
+    check_rank,
+    check_shape,
+)
 from ..nn import (
     GRU,
     LSTM,
     BahdanauAttention,
+    Bridge,
     Dropout,
     Embedding,
     GRUCell,
@@ -60,7 +66,7 @@ from ..nn import (
     Module,
     no_grad,
 )
-from .arguments import check_choice, check_positive_ints, check_probability
+from .decoding import beam_search, greedy_decode
 
 ENCODERS = {"gru": GRU, "lstm": LSTM}
 DECODER_CELLS = {"gru": GRUCell, "lstm": LSTMCell}
@@ -72,6 +78,10 @@ class DecoderState(NamedTuple):
 
     h: object
     c: object = None
+
+    def take(self, index) -> DecoderState:
+        """The rows ``index`` (an int array over N) of every layer's state: beam reordering."""
+        return DecoderState(self.h[:, index], None if self.c is None else self.c[:, index])
 
 
 class Encoded(NamedTuple):
@@ -91,71 +101,10 @@ class Encoded(NamedTuple):
     memory: object
 
 
-def select_state(state: DecoderState, index) -> DecoderState:
-    """The rows ``index`` (an int array over N) of every layer's state: beam reordering."""
-    return DecoderState(state.h[:, index], None if state.c is None else state.c[:, index])
-
-
 class _ForwardCache(NamedTuple):
     batch: int
     steps: int
     encoded: Encoded
-
-
-class Bridge(Module):
-    """Maps a bidirectional encoder's final state (2H per layer) to the decoder's (H).
-
-    Per layer l: ``h_l = tanh([h_fwd; h_bwd] W^T + b)`` with Linear ``h_l{l}``, and for
-    an LSTM ``c_l = [c_fwd; c_bwd] W^T + b`` with Linear ``c_l{l}`` (no squashing).
-    """
-
-    def __init__(self, hidden_size: int, num_layers: int, lstm: bool, dtype=None):
-        super().__init__()
-        self.hidden_size, self.num_layers, self.lstm = hidden_size, num_layers, lstm
-        for layer in range(num_layers):
-            setattr(self, f"h_l{layer}", Linear(2 * hidden_size, hidden_size, dtype=dtype))
-            if lstm:
-                setattr(self, f"c_l{layer}", Linear(2 * hidden_size, hidden_size, dtype=dtype))
-
-    @staticmethod
-    def _pairs(state):
-        # (2L, N, H) in PyTorch's order [l0 fwd, l0 bwd, l1 fwd, ...] -> (L, N, 2H)
-        xp = get_array_module(state)
-        return xp.concatenate([state[0::2], state[1::2]], axis=2)
-
-    def forward(self, h_n, c_n=None):
-        """h_n, c_n (2L, N, H) -> DecoderState with h, c (L, N, H)."""
-        xp = get_array_module(h_n)
-        h_pairs = self._pairs(h_n)
-        hs = [tanh(getattr(self, f"h_l{layer}")(h_pairs[layer])) for layer in range(self.num_layers)]
-        cs = []
-        if self.lstm:
-            c_pairs = self._pairs(c_n)
-            cs = [getattr(self, f"c_l{layer}")(c_pairs[layer]) for layer in range(self.num_layers)]
-        self._save(tuple(hs))  # tanh outputs, for tanh' = 1 - h^2
-        return DecoderState(xp.stack(hs), xp.stack(cs) if self.lstm else None)
-
-    def backward(self, dh, dc=None):
-        """dh, dc (L, N, H) -> dh_n, dc_n (2L, N, H) (dc_n None unless LSTM)."""
-        tanh_outs = self._restore()
-        xp = get_array_module(dh)
-
-        def unpair(grads):  # (L, N, 2H) -> (2L, N, H), the inverse of _pairs
-            grads = xp.stack(grads)
-            H = self.hidden_size
-            out = xp.empty((2 * self.num_layers,) + grads.shape[1:2] + (H,), dtype=grads.dtype)
-            out[0::2], out[1::2] = grads[:, :, :H], grads[:, :, H:]
-            return out
-
-        dh_pairs = []
-        for layer in reversed(range(self.num_layers)):
-            da = tanh_backward(dh[layer], tanh_outs[layer])  # back through tanh
-            dh_pairs.append(getattr(self, f"h_l{layer}").backward(da))
-        dh_n = unpair(dh_pairs[::-1])
-        if not self.lstm:
-            return dh_n, None
-        dc_pairs = [getattr(self, f"c_l{layer}").backward(dc[layer]) for layer in reversed(range(self.num_layers))]
-        return dh_n, unpair(dc_pairs[::-1])
 
 
 class Seq2Seq(Module):
@@ -199,20 +148,6 @@ class Seq2Seq(Module):
         check_probability(dropout, where, "dropout")
         check_probability(teacher_forcing_ratio, where, "teacher_forcing_ratio")
         dtype = resolve_dtype(dtype)
-        self.config = {
-            "src_vocab_size": int(src_vocab_size),
-            "tgt_vocab_size": int(tgt_vocab_size),
-            "embed_dim": int(embed_dim),
-            "hidden_size": int(hidden_size),
-            "cell": cell,
-            "attention": attention,
-            "num_layers": int(num_layers),
-            "bidirectional_encoder": bool(bidirectional_encoder),
-            "dropout": float(dropout),
-            "padding_idx": None if padding_idx is None else int(padding_idx),
-            "teacher_forcing_ratio": float(teacher_forcing_ratio),
-            "dtype": dtype.name,
-        }
         self.src_vocab_size, self.tgt_vocab_size = int(src_vocab_size), int(tgt_vocab_size)
         self.embed_dim, self.hidden_size, self.num_layers = int(embed_dim), int(hidden_size), int(num_layers)
         self.cell, self.attention_kind = cell, attention
@@ -281,7 +216,7 @@ class Seq2Seq(Module):
         embedded = self.src_embedding(src)  # (N, S, E)
         outputs, enc_state = self.encoder(embedded, lengths=lengths)  # (N, S, K)
         h_n, c_n = enc_state if self._is_lstm else (enc_state, None)
-        state = self.bridge(h_n, c_n) if self.bridge is not None else DecoderState(h_n, c_n)
+        state = DecoderState(*self.bridge(h_n, c_n)) if self.bridge is not None else DecoderState(h_n, c_n)
         steps = src.shape[1]
         mask = to_device(np.arange(steps)[None, :] < lengths[:, None], backend_of(src))  # (N, S)
         mask = xp.asarray(mask)
@@ -299,7 +234,7 @@ class Seq2Seq(Module):
         mask = xp.repeat(encoded.mask, times, axis=0)
         lengths = np.repeat(encoded.lengths, times)
         index = xp.asarray(to_device(np.repeat(np.arange(len(encoded.lengths)), times), backend_of(outputs)))
-        state = select_state(encoded.state, index)
+        state = encoded.state.take(index)
         memory = None if encoded.memory is None else encoded.memory.take(index)
         return Encoded(outputs, mask, lengths, state, memory)
 
@@ -437,16 +372,12 @@ class Seq2Seq(Module):
     # ------------------------------------------------------------------ decoding
     def greedy_decode(self, src, src_lengths, max_len: int, bos_id: int, eos_id: int):
         """Greedy decoding; returns ``(ids, attn_weights)``. See ``models.decoding.greedy_decode``."""
-        from .decoding import greedy_decode
-
         return greedy_decode(self, src, src_lengths, max_len, bos_id, eos_id)
 
     def beam_search(
         self, src, src_lengths, max_len: int, bos_id: int, eos_id: int, beam_size: int = 4, length_penalty: float = 1.0
     ):
         """Beam search; returns ``(ids, attn_weights)``. See ``models.decoding.beam_search``."""
-        from .decoding import beam_search
-
         return beam_search(self, src, src_lengths, max_len, bos_id, eos_id, beam_size, length_penalty)
 
     def extra_repr(self) -> str:

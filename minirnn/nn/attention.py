@@ -32,8 +32,25 @@ weights  (N, S)
 from __future__ import annotations
 
 from ..backend import get_array_module, is_array, resolve_dtype
-from ..checks import check_finite, check_float, check_last_dim, check_rank, check_shape
-from ..functional import attention as F
+from ..checks import (
+    check_choice,
+    check_finite,
+    check_float,
+    check_last_dim,
+    check_positive_int,
+    check_rank,
+    check_shape,
+)
+from ..functional.attention import (
+    bahdanau_attend_backward,
+    bahdanau_attend_forward,
+    bahdanau_prepare_backward,
+    bahdanau_prepare_forward,
+    luong_attend_backward,
+    luong_attend_forward,
+    luong_prepare_backward,
+    luong_prepare_forward,
+)
 from .linear import Linear
 from .module import Module, is_grad_enabled
 
@@ -102,10 +119,8 @@ class _AttentionBase(Module):
         super().__init__()
         name = type(self).__name__
         key_size = query_size if key_size is None else key_size
-        for label, value in (("query_size", query_size), ("key_size", key_size)):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} expects {label} to be a positive integer, got {value!r}")
-        self.query_size, self.key_size = int(query_size), int(key_size)
+        self.query_size = check_positive_int(query_size, name, "query_size")
+        self.key_size = check_positive_int(key_size, name, "key_size")
         self._dtype = resolve_dtype(dtype)
 
     @property
@@ -258,18 +273,16 @@ class BahdanauAttention(_AttentionBase):
     def __init__(self, query_size: int, key_size=None, attn_size=None, dtype=None):
         super().__init__(query_size, key_size, dtype)
         attn_size = self.query_size if attn_size is None else attn_size
-        if int(attn_size) != attn_size or attn_size < 1:
-            raise ValueError(f"BahdanauAttention expects attn_size to be a positive integer, got {attn_size!r}")
-        self.attn_size = int(attn_size)
+        self.attn_size = check_positive_int(attn_size, "BahdanauAttention", "attn_size")
         self.Wa = Linear(self.query_size, self.attn_size, dtype=self._dtype)
         self.Ua = Linear(self.key_size, self.attn_size, dtype=self._dtype)
         self.Va = Linear(self.attn_size, 1, dtype=self._dtype)
 
     def _project(self, keys):
-        return F.bahdanau_prepare_forward(keys, self.Ua.weight.data, self.Ua.bias.data)
+        return bahdanau_prepare_forward(keys, self.Ua.weight.data, self.Ua.bias.data)
 
     def _project_backward(self, memory):
-        dkeys, dua_weight, dua_bias = F.bahdanau_prepare_backward(
+        dkeys, dua_weight, dua_bias = bahdanau_prepare_backward(
             memory.dprojected_keys, memory.dkeys, memory.prepare_cache
         )
         self.Ua.weight.accumulate(dua_weight)
@@ -277,13 +290,13 @@ class BahdanauAttention(_AttentionBase):
         return dkeys
 
     def _attend(self, query, memory):
-        return F.bahdanau_attend_forward(
+        return bahdanau_attend_forward(
             query, memory.keys, memory.projected_keys, memory.mask,
             self.Wa.weight.data, self.Wa.bias.data, self.Va.weight.data, self.Va.bias.data,
         )  # fmt: skip
 
     def _attend_backward(self, dcontext, dweights, cache):
-        dquery, dkeys, dprojected, dwa_weight, dwa_bias, dva_weight, dva_bias = F.bahdanau_attend_backward(
+        dquery, dkeys, dprojected, dwa_weight, dwa_bias, dva_weight, dva_bias = bahdanau_attend_backward(
             dcontext, dweights, cache
         )
         self.Wa.weight.accumulate(dwa_weight)
@@ -329,8 +342,7 @@ class LuongAttention(_AttentionBase):
 
     def __init__(self, query_size: int, key_size=None, kind: str = "dot", dtype=None):
         super().__init__(query_size, key_size, dtype)
-        if kind not in self.KINDS:
-            raise ValueError(f"LuongAttention kind must be one of {self.KINDS}, got {kind!r}")
+        check_choice(kind, self.KINDS, "LuongAttention", "kind")
         if kind == "dot" and self.key_size != self.query_size:
             raise ValueError(
                 f"LuongAttention(kind='dot') needs key_size == query_size, got key_size={self.key_size} and "
@@ -344,19 +356,19 @@ class LuongAttention(_AttentionBase):
         return self.W.weight.data if self.kind == "general" else None
 
     def _project(self, keys):
-        return F.luong_prepare_forward(keys, self._weight())
+        return luong_prepare_forward(keys, self._weight())
 
     def _project_backward(self, memory):
-        dkeys, dweight = F.luong_prepare_backward(memory.dprojected_keys, memory.dkeys, memory.prepare_cache)
+        dkeys, dweight = luong_prepare_backward(memory.dprojected_keys, memory.dkeys, memory.prepare_cache)
         if self.kind == "general":
             self.W.weight.accumulate(dweight)
         return dkeys
 
     def _attend(self, query, memory):
-        return F.luong_attend_forward(query, memory.keys, memory.projected_keys, memory.mask)
+        return luong_attend_forward(query, memory.keys, memory.projected_keys, memory.mask)
 
     def _attend_backward(self, dcontext, dweights, cache):
-        return F.luong_attend_backward(dcontext, dweights, cache)
+        return luong_attend_backward(dcontext, dweights, cache)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, kind={self.kind!r}"

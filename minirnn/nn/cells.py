@@ -16,8 +16,23 @@ import math
 from typing import NamedTuple
 
 from ..backend import get_array_module, resolve_dtype, uniform
-from ..checks import check_finite, check_float, check_last_dim, check_rank, check_shape
-from ..functional import cells as F
+from ..checks import (
+    check_choice,
+    check_finite,
+    check_float,
+    check_last_dim,
+    check_positive_int,
+    check_rank,
+    check_shape,
+)
+from ..functional.cells import (
+    gru_cell_backward,
+    gru_cell_forward,
+    lstm_cell_backward,
+    lstm_cell_forward,
+    rnn_cell_backward,
+    rnn_cell_forward,
+)
 from .module import Module, Parameter
 
 
@@ -32,10 +47,9 @@ class _CellBase(Module):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, dtype=None):
         super().__init__()
         name = type(self).__name__
-        for label, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} expects {label} to be a positive integer, got {value!r}")
-        self.input_size, self.hidden_size, self.bias = int(input_size), int(hidden_size), bool(bias)
+        input_size = check_positive_int(input_size, name, "input_size")
+        hidden_size = check_positive_int(hidden_size, name, "hidden_size")
+        self.input_size, self.hidden_size, self.bias = input_size, hidden_size, bool(bias)
         dtype = resolve_dtype(dtype)
         bound = 1.0 / math.sqrt(hidden_size)
         gate_size = self.gates * hidden_size
@@ -87,54 +101,59 @@ class _CellBase(Module):
         return f"{self.input_size}, {self.hidden_size}" + ("" if self.bias else ", bias=False")
 
 
-class RNNCell(_CellBase):
+class _HiddenStateCell(_CellBase):
+    """A cell whose whole state is h: ``h = cell(x, h_prev)``, ``dx, dh_prev = cell.backward(dh)``.
+
+    A subclass names its functional step: ``_step_forward(x, h_prev)`` and
+    ``_step_backward(dh, cache)``.
+    """
+
+    def forward(self, x, hx=None):
+        x, unbatched = self._check_input(x)
+        h_prev = self._state(hx, x, unbatched, "hx")
+        h, cache = self._step_forward(x, h_prev)
+        self._save(_CellCache(cache, unbatched))
+        return h[0] if unbatched else h
+
+    def backward(self, dh):
+        """dh (N, H) -> (dx, dh_prev); accumulates the parameter gradients."""
+        cache = self._peek()
+        dh = self._check_grad(dh, cache, "dh")
+        self._restore()
+        dx, dh_prev, *grads = self._step_backward(dh, cache.step)
+        self._accumulate(*grads)
+        return (dx[0], dh_prev[0]) if cache.unbatched else (dx, dh_prev)
+
+
+class RNNCell(_HiddenStateCell):
     """h = act(x W_ih^T + b_ih + h_prev W_hh^T + b_hh); ``h = cell(x, h_prev)``."""
 
     gates = 1
 
     def __init__(self, input_size, hidden_size, bias=True, nonlinearity="tanh", dtype=None):
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNNCell nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        check_choice(nonlinearity, ("tanh", "relu"), "RNNCell", "nonlinearity")
         super().__init__(input_size, hidden_size, bias, dtype)
         self.nonlinearity = nonlinearity
 
-    def forward(self, x, hx=None):
-        x, unbatched = self._check_input(x)
-        h_prev = self._state(hx, x, unbatched, "hx")
-        h, cache = F.rnn_cell_forward(x, h_prev, *self._params(), nonlinearity=self.nonlinearity)
-        self._save(_CellCache(cache, unbatched))
-        return h[0] if unbatched else h
+    def _step_forward(self, x, h_prev):
+        return rnn_cell_forward(x, h_prev, *self._params(), nonlinearity=self.nonlinearity)
 
-    def backward(self, dh):
-        """dh (N, H) -> (dx, dh_prev); accumulates the parameter gradients."""
-        cache = self._peek()
-        dh = self._check_grad(dh, cache, "dh")
-        self._restore()
-        dx, dh_prev, *grads = F.rnn_cell_backward(dh, cache.step)
-        self._accumulate(*grads)
-        return (dx[0], dh_prev[0]) if cache.unbatched else (dx, dh_prev)
+    @staticmethod
+    def _step_backward(dh, cache):
+        return rnn_cell_backward(dh, cache)
 
 
-class GRUCell(_CellBase):
+class GRUCell(_HiddenStateCell):
     """PyTorch's GRU step (gates [r|z|n]); ``h = cell(x, h_prev)``."""
 
     gates = 3
 
-    def forward(self, x, hx=None):
-        x, unbatched = self._check_input(x)
-        h_prev = self._state(hx, x, unbatched, "hx")
-        h, cache = F.gru_cell_forward(x, h_prev, *self._params())
-        self._save(_CellCache(cache, unbatched))
-        return h[0] if unbatched else h
+    def _step_forward(self, x, h_prev):
+        return gru_cell_forward(x, h_prev, *self._params())
 
-    def backward(self, dh):
-        """dh (N, H) -> (dx, dh_prev); accumulates the parameter gradients."""
-        cache = self._peek()
-        dh = self._check_grad(dh, cache, "dh")
-        self._restore()
-        dx, dh_prev, *grads = F.gru_cell_backward(dh, cache.step)
-        self._accumulate(*grads)
-        return (dx[0], dh_prev[0]) if cache.unbatched else (dx, dh_prev)
+    @staticmethod
+    def _step_backward(dh, cache):
+        return gru_cell_backward(dh, cache)
 
 
 class LSTMCell(_CellBase):
@@ -150,7 +169,7 @@ class LSTMCell(_CellBase):
             raise TypeError(f"LSTMCell expects hx to be None or a pair (h, c), got {type(hx).__name__}")
         h_prev = self._state(hx[0], x, unbatched, "h")
         c_prev = self._state(hx[1], x, unbatched, "c")
-        (h, c), cache = F.lstm_cell_forward(x, h_prev, c_prev, *self._params())
+        (h, c), cache = lstm_cell_forward(x, h_prev, c_prev, *self._params())
         self._save(_CellCache(cache, unbatched))
         return (h[0], c[0]) if unbatched else (h, c)
 
@@ -166,7 +185,7 @@ class LSTMCell(_CellBase):
         self._restore()
         if dh is None:
             dh = get_array_module(cache.step.x).zeros_like(cache.step.m)
-        dx, dh_prev, dc_prev, dw_ih, dw_hh, db_ih, db_hh, _ = F.lstm_cell_backward(dh, dc, cache.step)
+        dx, dh_prev, dc_prev, dw_ih, dw_hh, db_ih, db_hh, _ = lstm_cell_backward(dh, dc, cache.step)
         self._accumulate(dw_ih, dw_hh, db_ih, db_hh)
         if cache.unbatched:
             return dx[0], (dh_prev[0], dc_prev[0])

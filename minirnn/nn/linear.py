@@ -3,9 +3,20 @@
 from __future__ import annotations
 
 import math
+from typing import NamedTuple
 
-from ..backend import bernoulli_keep_mask, normal, resolve_dtype, uniform
-from ..checks import check_finite, check_float, check_ids, check_last_dim
+from ..backend import normal, resolve_dtype, uniform
+from ..checks import (
+    check_array,
+    check_finite,
+    check_float,
+    check_ids,
+    check_int,
+    check_last_dim,
+    check_positive_int,
+    check_probability,
+    check_shape,
+)
 from ..functional import linear as F
 from .module import Module, Parameter
 
@@ -19,9 +30,13 @@ class Linear(Module):
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
         super().__init__()
-        self.in_features, self.out_features = int(in_features), int(out_features)
+        in_features = check_positive_int(in_features, "Linear", "in_features")
+        out_features = check_positive_int(out_features, "Linear", "out_features")
+        self.in_features, self.out_features = in_features, out_features
         dtype = resolve_dtype(dtype)
-        bound = 1.0 / math.sqrt(in_features) if in_features > 0 else 0.0
+        # PyTorch's kaiming_uniform_(a=sqrt(5)) for the weight: gain sqrt(2 / (1 + 5)) times
+        # sqrt(3 / in_features) is 1/sqrt(in_features), the bias's bound too.
+        bound = 1.0 / math.sqrt(in_features)
         self.weight = Parameter(uniform((out_features, in_features), bound, dtype))
         self.register_parameter("bias", Parameter(uniform((out_features,), bound, dtype)) if bias else None)
 
@@ -59,12 +74,11 @@ class Embedding(Module):
 
     def __init__(self, num_embeddings: int, embedding_dim: int, padding_idx=None, dtype=None):
         super().__init__()
-        self.num_embeddings, self.embedding_dim = int(num_embeddings), int(embedding_dim)
-        if padding_idx is not None:
-            if not -num_embeddings <= padding_idx < num_embeddings:
-                raise ValueError(
-                    f"Embedding padding_idx must be in [-{num_embeddings}, {num_embeddings - 1}], got {padding_idx}"
-                )
+        num_embeddings = check_positive_int(num_embeddings, "Embedding", "num_embeddings")
+        embedding_dim = check_positive_int(embedding_dim, "Embedding", "embedding_dim")
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        if padding_idx is not None:  # negative counts from the end, as in PyTorch
+            padding_idx = check_int(padding_idx, "Embedding", "padding_idx", -num_embeddings, num_embeddings - 1)
             padding_idx = padding_idx % num_embeddings
         self.padding_idx = padding_idx
         weight = normal((num_embeddings, embedding_dim), 1.0, dtype)
@@ -93,30 +107,42 @@ class Embedding(Module):
         return f"{self.num_embeddings}, {self.embedding_dim}{pad}"
 
 
+class _DropoutLayerCache(NamedTuple):
+    shape: tuple  # x's shape, which dy must have
+    dtype: object  # x's dtype, which dy must have
+    drop: object  # the functional DropoutCache, or None when the layer passed x through
+
+
 class Dropout(Module):
-    """Inverted dropout with drop probability ``p`` in train mode; identity in eval mode."""
+    """Inverted dropout with drop probability ``p`` in train mode; identity in eval mode.
+
+    y = x * m / (1 - p) with m ~ Bernoulli(1 - p) elementwise, so E[y] = x; p = 1
+    gives y = 0 exactly. The math is ``functional.linear.dropout_forward``, the same
+    function the recurrent layers use between layers.
+    """
 
     def __init__(self, p: float = 0.5):
         super().__init__()
-        if not 0.0 <= p <= 1.0:
-            raise ValueError(f"Dropout probability must be in [0, 1], got {p}")
-        self.p = float(p)
+        self.p = check_probability(p, "Dropout", "p")
 
     def forward(self, x):
-        if not self.training or self.p == 0.0:
-            self._save(None)
-            return x
-        if self.p == 1.0:
-            self._save(F.DropoutCache(x * 0))
-            return x * 0
-        keep = bernoulli_keep_mask(x.shape, 1.0 - self.p, x.dtype, like=x)
-        y, cache = F.dropout_forward(x, self.p, keep)
-        self._save(cache)
-        return y
+        """x (any shape, floating) -> y (x's shape)."""
+        check_array(x, "Dropout")
+        if x.dtype.kind != "f":
+            raise TypeError(f"Dropout expects a floating input, got dtype {x.dtype}")
+        drop = None
+        if self.training and self.p > 0:
+            x, drop = F.dropout_forward(x, self.p)
+        self._save(_DropoutLayerCache(tuple(x.shape), x.dtype, drop))
+        return x
 
     def backward(self, dy):
-        cache = self._restore()
-        return dy if cache is None else F.dropout_backward(dy, cache)
+        """dy (the forward's shape) -> dx = dy * m / (1 - p) (dy itself in eval mode)."""
+        cache = self._peek()  # popped once dy passes its checks
+        check_float(dy, cache.dtype, "Dropout.backward", "dy", source="the dtype of the forward's input")
+        check_shape(dy, cache.shape, "Dropout.backward", "dy")
+        self._restore()
+        return dy if cache.drop is None else F.dropout_backward(dy, cache.drop)
 
     def extra_repr(self) -> str:
         return f"p={self.p}"

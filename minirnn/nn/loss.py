@@ -3,7 +3,16 @@
 from __future__ import annotations
 
 from ..backend import backend_of, get_array_module, is_array, np, to_device, to_numpy
-from ..checks import check_array, check_finite, check_shape
+from ..checks import (
+    check_array,
+    check_choice,
+    check_finite,
+    check_float,
+    check_int,
+    check_probability,
+    check_real,
+    check_shape,
+)
 from ..functional import loss as F
 from .module import Module
 
@@ -33,13 +42,9 @@ class CrossEntropyLoss(Module):
     def __init__(self, ignore_index: int = -100, reduction: str = "mean", label_smoothing: float = 0.0,
                  weight=None):
         super().__init__()
-        if reduction not in F.REDUCTIONS:
-            raise ValueError(f"CrossEntropyLoss reduction must be one of {F.REDUCTIONS}, got {reduction!r}")
-        if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"CrossEntropyLoss label_smoothing must be in [0, 1], got {label_smoothing}")
-        self.ignore_index = int(ignore_index)
-        self.reduction = reduction
-        self.label_smoothing = float(label_smoothing)
+        self.ignore_index = check_int(ignore_index, "CrossEntropyLoss", "ignore_index")
+        self.reduction = check_choice(reduction, F.REDUCTIONS, "CrossEntropyLoss", "reduction")
+        self.label_smoothing = check_probability(label_smoothing, "CrossEntropyLoss", "label_smoothing")
         self.weight = None if weight is None else _check_weight(weight)
 
     def _weight_for(self, logits):
@@ -95,20 +100,26 @@ class CrossEntropyLoss(Module):
 
         Returns dlogits (..., C).
         """
-        cache = self._restore()
-        if dloss is None:
-            dloss = 1.0
-        if self.reduction == "none":
-            if is_array(dloss):
-                check_shape(dloss, cache.target_shape, "CrossEntropyLoss.backward", "dloss (the shape of target)")
-        elif is_array(dloss) and dloss.size != 1:
-            raise ValueError(
-                f"CrossEntropyLoss.backward expects a scalar dloss for reduction={self.reduction!r}, "
-                f"got shape {tuple(dloss.shape)}"
-            )
-        elif is_array(dloss):
-            dloss = dloss.reshape(())
+        cache = self._peek()  # popped once dloss passes its checks
+        dloss = self._check_dloss(dloss, cache)
+        self._restore()
         return F.cross_entropy_backward(dloss, cache)
+
+    def _check_dloss(self, dloss, cache):
+        """``dloss`` checked against the cached forward: 1.0 for None, a float for a scalar."""
+        where = "CrossEntropyLoss.backward"
+        if dloss is None:
+            return 1.0
+        if not is_array(dloss):
+            return check_real(dloss, where, "dloss")
+        if self.reduction == "none":
+            check_float(dloss, cache.probs.dtype, where, "dloss", source="the dtype of the logits")
+            return check_shape(dloss, cache.target_shape, where, "dloss (the shape of target)")
+        if dloss.size != 1:
+            raise ValueError(
+                f"{where} expects a scalar dloss for reduction={self.reduction!r}, got shape {tuple(dloss.shape)}"
+            )
+        return dloss.reshape(())
 
     def extra_repr(self) -> str:
         weight = "" if self.weight is None else f", weight=({len(self.weight)} classes)"

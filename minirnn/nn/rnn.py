@@ -23,8 +23,19 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from ..backend import bernoulli_keep_mask, get_array_module, resolve_dtype, uniform
-from ..checks import check_finite, check_float, check_last_dim, check_lengths, check_rank, check_shape
+from ..backend import get_array_module, resolve_dtype, uniform
+from ..checks import (
+    check_choice,
+    check_finite,
+    check_float,
+    check_int,
+    check_last_dim,
+    check_lengths,
+    check_positive_int,
+    check_probability,
+    check_rank,
+    check_shape,
+)
 from ..functional import linear as F_linear
 from ..functional import recurrent as F_recurrent
 from .module import Module, Parameter
@@ -61,21 +72,18 @@ class RNNBase(Module):
         super().__init__()
         name = type(self).__name__
         F_recurrent.check_mode(mode)
-        for label, value in (("input_size", input_size), ("hidden_size", hidden_size), ("num_layers", num_layers)):
-            if int(value) != value or value < 1:
-                raise ValueError(f"{name} expects {label} to be a positive integer, got {value!r}")
-        if not 0.0 <= dropout <= 1.0:
-            raise ValueError(f"{name} expects dropout in [0, 1], got {dropout}")
-        if proj_size < 0 or (proj_size and proj_size >= hidden_size):
-            raise ValueError(f"{name} expects proj_size in [0, hidden_size={hidden_size}), got {proj_size}")
+        input_size = check_positive_int(input_size, name, "input_size")
+        hidden_size = check_positive_int(hidden_size, name, "hidden_size")
+        num_layers = check_positive_int(num_layers, name, "num_layers")
+        dropout = check_probability(dropout, name, "dropout")
+        proj_size = check_int(proj_size, name, f"proj_size (below hidden_size={hidden_size})", 0, hidden_size - 1)
         if proj_size and mode != "lstm":
             raise ValueError(f"proj_size is only supported by LSTM, not {name}")
-        if impl not in IMPLS:
-            raise ValueError(f"{name} impl must be one of {', '.join(IMPLS)}, got {impl!r}")
+        check_choice(impl, IMPLS, name, "impl")
         self.mode = mode
-        self.input_size, self.hidden_size, self.num_layers = int(input_size), int(hidden_size), int(num_layers)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
-        self.dropout, self.proj_size, self.impl = float(dropout), int(proj_size), impl
+        self.dropout, self.proj_size, self.impl = dropout, proj_size, impl
         self.num_directions = 2 if bidirectional else 1
         self.output_size = proj_size if proj_size else hidden_size  # P in the docstrings
         dtype = resolve_dtype(dtype)
@@ -165,8 +173,7 @@ class RNNBase(Module):
         h_n, c_n = [], []
         for layer in range(self.num_layers):
             if layer > 0 and self.training and self.dropout > 0:
-                keep = bernoulli_keep_mask(layer_input.shape, 1.0 - self.dropout, layer_input.dtype, like=layer_input)
-                layer_input, drop_cache = F_linear.dropout_forward(layer_input, self.dropout, keep)
+                layer_input, drop_cache = F_linear.dropout_forward(layer_input, self.dropout)
             else:
                 drop_cache = None
             dropout_caches.append(drop_cache)
@@ -328,8 +335,7 @@ class RNN(RNNBase):
 
     def __init__(self, input_size, hidden_size, num_layers=1, nonlinearity="tanh", bias=True,
                  batch_first=False, dropout=0.0, bidirectional=False, dtype=None, impl="fast"):
-        if nonlinearity not in ("tanh", "relu"):
-            raise ValueError(f"RNN nonlinearity must be 'tanh' or 'relu', got {nonlinearity!r}")
+        check_choice(nonlinearity, ("tanh", "relu"), "RNN", "nonlinearity")
         super().__init__(f"rnn_{nonlinearity}", input_size, hidden_size, num_layers, bias, batch_first,
                          dropout, bidirectional, 0, dtype, impl)
         self.nonlinearity = nonlinearity

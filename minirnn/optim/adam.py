@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from ..backend import get_array_module
+from ..checks import check_number
 from ..nn.module import Parameter
-from .optimizer import Optimizer, check_number
+from .optimizer import Optimizer
 
 
 class Adam(Optimizer):
@@ -45,17 +46,17 @@ class Adam(Optimizer):
 
     def _check_hyperparameters(self, hp: dict) -> dict:
         where = type(self).__name__
-        hp["lr"] = check_number(hp["lr"], "learning rate (lr)", where)
-        hp["eps"] = check_number(hp["eps"], "eps", where)
+        hp["lr"] = check_number(hp["lr"], where, "learning rate (lr)")
+        hp["eps"] = check_number(hp["eps"], where, "eps")
         try:
             beta1, beta2 = hp["betas"]
         except (TypeError, ValueError) as err:
             raise ValueError(f"{where} expects betas to be a pair (beta1, beta2), got {hp['betas']!r}") from err
         hp["betas"] = (
-            check_number(beta1, "beta1 (betas[0])", where, high=1.0, high_inclusive=False),
-            check_number(beta2, "beta2 (betas[1])", where, high=1.0, high_inclusive=False),
+            check_number(beta1, where, "beta1 (betas[0])", high=1.0, high_inclusive=False),
+            check_number(beta2, where, "beta2 (betas[1])", high=1.0, high_inclusive=False),
         )
-        hp["weight_decay"] = check_number(hp["weight_decay"], "weight_decay", where)
+        hp["weight_decay"] = check_number(hp["weight_decay"], where, "weight_decay")
         hp["amsgrad"] = bool(hp["amsgrad"])
         return hp
 

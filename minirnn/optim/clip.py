@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 from ..backend import get_array_module
+from ..checks import check_number
 from ..nn.module import Parameter
-from .optimizer import check_number
 
 
 def _vector_norm(xp, x, norm_type: float):
@@ -38,10 +38,10 @@ def clip_grad_norm(params, max_norm: float, norm_type: float = 2.0, error_if_non
     """
     if isinstance(params, Parameter):
         params = [params]
-    max_norm = check_number(max_norm, "max_norm", "clip_grad_norm")
-    norm_type = check_number(norm_type, "norm_type", "clip_grad_norm", low=0.0)
+    max_norm = check_number(max_norm, "clip_grad_norm", "max_norm")
+    norm_type = check_number(norm_type, "clip_grad_norm", "norm_type", low=0.0)
     if norm_type == 0:
-        raise ValueError("clip_grad_norm: invalid norm_type 0.0, expected a positive number or inf")
+        raise ValueError(f"clip_grad_norm expects norm_type to be a positive number or inf, got {norm_type!r}")
     grads = [p.grad for p in params if p.grad is not None]
     if not grads:
         return 0.0

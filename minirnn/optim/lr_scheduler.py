@@ -7,10 +7,8 @@ numbers match PyTorch bit for bit (``lr * gamma * gamma``, not ``lr * gamma**2``
 
 from __future__ import annotations
 
-import math
-import operator
-
-from .optimizer import Optimizer, check_number
+from ..checks import check_positive_float, check_positive_int
+from .optimizer import Optimizer
 
 SCHEDULER_STATE_FORMAT = "minirnn.lr_scheduler.v1"
 
@@ -81,10 +79,7 @@ class LRScheduler:
 
 
 def _check_gamma(gamma, where: str) -> float:
-    gamma = check_number(gamma, "gamma", where)
-    if gamma == 0 or math.isinf(gamma):
-        raise ValueError(f"{where}: invalid gamma {gamma!r}, expected a positive finite number")
-    return gamma
+    return check_positive_float(gamma, where, "gamma")
 
 
 class StepLR(LRScheduler):
@@ -101,13 +96,7 @@ class StepLR(LRScheduler):
         super().__init__(optimizer)
 
     def _set_hyperparameters(self, step_size, gamma) -> None:
-        try:
-            valid = not isinstance(step_size, bool) and operator.index(step_size) >= 1
-        except TypeError:
-            valid = False
-        if not valid:
-            raise ValueError(f"StepLR: invalid step_size {step_size!r}, expected a positive integer")
-        self.step_size = operator.index(step_size)
+        self.step_size = check_positive_int(step_size, "StepLR", "step_size")
         self.gamma = _check_gamma(gamma, "StepLR")
 
     def _hyperparameters(self) -> dict:

@@ -37,9 +37,8 @@ run resumed from a state dict continues bit for bit.
 
 from __future__ import annotations
 
-import math
-
 from ..backend import backend_of, get_array_module, is_array, np, to_device, to_numpy
+from ..checks import check_number
 from ..nn.module import Module, Parameter
 
 STATE_DICT_FORMAT = "minirnn.optim.v1"
@@ -69,23 +68,6 @@ def as_parameter_list(params, where: str) -> list[Parameter]:
     return params
 
 
-def check_number(
-    value, name: str, where: str, low: float = 0.0, high: float | None = None, high_inclusive: bool = True
-) -> float:
-    """``value`` as a float, raising ValueError naming it unless low <= value <= high (or < high)."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise TypeError(f"{where} expects {name} to be a real number, got {value!r}")
-    value = float(value)
-    too_high = high is not None and (value > high if high_inclusive else value >= high)
-    if math.isnan(value) or value < low or too_high:
-        if high is None:
-            want = f">= {low}"
-        else:
-            want = f"in [{low}, {high}{']' if high_inclusive else ')'}"
-        raise ValueError(f"{where}: invalid {name} {value!r}, expected {want}")
-    return value
-
-
 class Optimizer:
     """Base class: subclasses implement ``_check_hyperparameters``, ``_state_array_names`` and ``_update``."""
 
@@ -108,7 +90,7 @@ class Optimizer:
 
     @lr.setter
     def lr(self, value) -> None:
-        self.param_groups[0]["lr"] = check_number(value, "learning rate (lr)", type(self).__name__)
+        self.param_groups[0]["lr"] = check_number(value, type(self).__name__, "learning rate (lr)")
 
     def _check_hyperparameters(self, hyperparameters: dict) -> dict:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -182,6 +164,16 @@ class Optimizer:
             meta, arrays = state_dict["meta"], state_dict["arrays"]
         except (KeyError, TypeError) as err:
             raise ValueError(f"{name}.load_state_dict expects a dict with keys 'meta' and 'arrays'") from err
+        self._check_meta(meta)
+        hyperparameters = self._loaded_hyperparameters(meta["hyperparameters"])
+        state = self._loaded_state(meta["state"], arrays, self._required_buffers(hyperparameters))
+        self.param_groups[0] = {"params": self.params, **hyperparameters}
+        self.state = state
+        self.step_count = int(meta["step_count"])
+
+    def _check_meta(self, meta: dict) -> None:
+        """The saved format, optimizer class and parameter count must match this optimizer."""
+        name = type(self).__name__
         if meta.get("format") != STATE_DICT_FORMAT:
             raise ValueError(f"{name}.load_state_dict expects format {STATE_DICT_FORMAT!r}, got {meta.get('format')!r}")
         if meta.get("optimizer") != name:
@@ -191,53 +183,63 @@ class Optimizer:
                 f"{name}.load_state_dict: the state is for {meta.get('num_params')} parameters, "
                 f"this optimizer has {len(self.params)}"
             )
-        saved = dict(meta["hyperparameters"])
+
+    def _loaded_hyperparameters(self, saved: dict) -> dict:
+        """The saved hyperparameters over the current ones, checked as the constructor checks them."""
+        saved = dict(saved)
         current = self.hyperparameters
         for key, value in current.items():  # restore tuples (JSON turns them into lists)
             if isinstance(value, tuple) and key in saved:
                 saved[key] = tuple(saved[key])
         unknown = sorted(set(saved) - set(current))
         if unknown:
-            raise ValueError(f"{name}.load_state_dict: unknown hyperparameters {unknown}")
-        hyperparameters = self._check_hyperparameters({**current, **saved})
+            raise ValueError(f"{type(self).__name__}.load_state_dict: unknown hyperparameters {unknown}")
+        return self._check_hyperparameters({**current, **saved})
 
-        # Build the new state under the loaded hyperparameters (they decide which buffers exist).
+    def _required_buffers(self, hyperparameters: dict) -> tuple[str, ...]:
+        """The buffer names each parameter's state holds under ``hyperparameters`` (momentum on or off...)."""
         previous_group = self.param_groups[0]
         self.param_groups[0] = {"params": self.params, **hyperparameters}
         try:
-            required = self._state_array_names()
+            return self._state_array_names()
         finally:
             self.param_groups[0] = previous_group
+
+    def _loaded_state(self, meta_state: dict, arrays: dict, required: tuple) -> list[dict]:
+        """Per-parameter state dicts from the saved scalars and arrays, on each parameter's device and dtype."""
+        name = type(self).__name__
         new_state: list[dict] = [{} for _ in self.params]
         used = set()
-        for key, scalars in meta["state"].items():
+        for key, scalars in meta_state.items():
             index = int(key)
             if not 0 <= index < len(self.params):
                 raise ValueError(
                     f"{name}.load_state_dict: state for parameter {index}, which is outside [0, {len(self.params) - 1}]"
                 )
-            param = self.params[index]
-            state = dict(scalars)
+            new_state[index] = dict(scalars)
             for buffer in required:
                 array_name = f"state.{index}.{buffer}"
-                if array_name not in arrays:
-                    raise KeyError(f"{name}.load_state_dict: missing array {array_name!r}")
-                value = np.asarray(to_numpy(arrays[array_name]))
-                if value.shape != tuple(param.shape):
-                    raise ValueError(
-                        f"{name}.load_state_dict: {array_name!r} has shape {value.shape}, "
-                        f"parameter {index} has shape {tuple(param.shape)}"
-                    )
-                xp = get_array_module(param.data)
-                state[buffer] = xp.array(to_device(value.astype(param.dtype), backend_of(param.data)), copy=True)
+                new_state[index][buffer] = self._loaded_buffer(arrays, array_name, index)
                 used.add(array_name)
-            new_state[index] = state
         unexpected = sorted(set(arrays) - used)
         if unexpected:
             raise KeyError(f"{name}.load_state_dict: unexpected arrays {unexpected}")
-        self.param_groups[0] = {"params": self.params, **hyperparameters}
-        self.state = new_state
-        self.step_count = int(meta["step_count"])
+        return new_state
+
+    def _loaded_buffer(self, arrays: dict, array_name: str, index: int):
+        """``arrays[array_name]`` checked against parameter ``index``'s shape, as a copy on its device."""
+        name = type(self).__name__
+        if array_name not in arrays:
+            raise KeyError(f"{name}.load_state_dict: missing array {array_name!r}")
+        param = self.params[index]
+        value = np.asarray(to_numpy(arrays[array_name]))
+        if value.shape != tuple(param.shape):
+            raise ValueError(
+                f"{name}.load_state_dict: {array_name!r} has shape {value.shape}, "
+                f"parameter {index} has shape {tuple(param.shape)}"
+            )
+        xp = get_array_module(param.data)
+        return xp.array(to_device(value.astype(param.dtype), backend_of(param.data)), copy=True)
 
     def __repr__(self) -> str:
         settings = ", ".join(f"{k}={v!r}" for k, v in self.hyperparameters.items())

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from ..checks import check_number
 from ..nn.module import Parameter
-from .optimizer import Optimizer, check_number
+from .optimizer import Optimizer
 
 
 class SGD(Optimizer):
@@ -43,10 +44,10 @@ class SGD(Optimizer):
 
     def _check_hyperparameters(self, hp: dict) -> dict:
         where = type(self).__name__
-        hp["lr"] = check_number(hp["lr"], "learning rate (lr)", where)
-        hp["momentum"] = check_number(hp["momentum"], "momentum", where)
-        hp["dampening"] = check_number(hp["dampening"], "dampening", where, low=-float("inf"))
-        hp["weight_decay"] = check_number(hp["weight_decay"], "weight_decay", where)
+        hp["lr"] = check_number(hp["lr"], where, "learning rate (lr)")
+        hp["momentum"] = check_number(hp["momentum"], where, "momentum")
+        hp["dampening"] = check_number(hp["dampening"], where, "dampening", low=-float("inf"))
+        hp["weight_decay"] = check_number(hp["weight_decay"], where, "weight_decay")
         hp["nesterov"] = bool(hp["nesterov"])
         if hp["nesterov"] and (hp["momentum"] <= 0 or hp["dampening"] != 0):
             raise ValueError(

@@ -23,11 +23,6 @@ _ALIASES = {
 }
 
 
-def check_task(task: str, where: str) -> None:
-    if task not in TASKS:
-        raise ValueError(f"{where}: task must be one of {', '.join(TASKS)}, got {task!r}")
-
-
 def _get(batch, names, index, where):
     if isinstance(batch, Mapping):
         for name in names:

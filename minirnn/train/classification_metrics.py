@@ -34,9 +34,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 from ..backend import backend_of, np, to_device, to_numpy
-from ..nn import CrossEntropyLoss
+from ..nn import CrossEntropyLoss, inference_mode
 from .batches import batches_for_epoch, unpack_batch
-from .evaluation import inference
 
 
 class ClassScores(NamedTuple):
@@ -178,7 +177,7 @@ def predict_batches(model, batches, weight=None):
     backend = backend_of(model.parameters()[0].data)
     criterion = CrossEntropyLoss(weight=None if weight is None else tuple(float(w) for w in weight))
     truths, guesses, loss_sum, weight_sum = [], [], 0.0, 0.0
-    with inference(model):
+    with inference_mode(model):
         for batch in batches_for_epoch(batches, 0, None, shuffle=False):
             fields = unpack_batch(batch, "classify")
             labels = np.asarray(to_numpy(fields["labels"]), dtype=np.int64)

@@ -2,27 +2,11 @@
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 from ..backend import backend_of
-from ..nn import CrossEntropyLoss, no_grad
-from .batches import batches_for_epoch, check_task, forward, on_device, unpack_batch
+from ..checks import check_choice
+from ..nn import CrossEntropyLoss, inference_mode
+from .batches import TASKS, batches_for_epoch, forward, on_device, unpack_batch
 from .metrics import exact_match_counts, token_counts
-
-
-@contextmanager
-def inference(model):
-    """``model`` in eval mode with no caches kept (``no_grad``); its previous mode comes back after.
-
-    (A local stand-in for ``minirnn.nn.inference_mode``, which is being added to ``nn``.)
-    """
-    was_training = model.training
-    model.eval()
-    try:
-        with no_grad():
-            yield model
-    finally:
-        model.train(was_training)
 
 
 def evaluate(model, batches, task: str = "seq2seq", pad_id: int = 0, bos_id=None, eos_id=None,
@@ -34,12 +18,12 @@ def evaluate(model, batches, task: str = "seq2seq", pad_id: int = 0, bos_id=None
     across all batches; ``exact_match`` is the share of rows whose greedy decoding, up to
     EOS, equals the target.
     """
-    check_task(task, "evaluate")
+    check_choice(task, TASKS, "evaluate", "task")
     backend = backend_of(model.parameters()[0].data)
     criterion = CrossEntropyLoss(ignore_index=pad_id if task == "seq2seq" else -100)
     loss_sum, tokens, correct, exact, rows = 0.0, 0, 0, 0, 0
     decode = task == "seq2seq" and exact_match and bos_id is not None and eos_id is not None
-    with inference(model):
+    with inference_mode(model):
         for batch in batches_for_epoch(batches, 0, None, shuffle=False):
             fields = on_device(unpack_batch(batch, task), backend)
             logits, targets = forward(model, fields, task)

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import NamedTuple
 
 from ..backend import backend_of, np, to_device, to_numpy
+from ..checks import check_positive_int
 
 
 class Translation(NamedTuple):
@@ -55,12 +56,6 @@ def encode_batch(texts, vocab, lower: bool = True, mode: str = "word"):
     return token_lists, ids, lengths
 
 
-def _check_beam(beam_size) -> int:
-    if isinstance(beam_size, bool) or not isinstance(beam_size, (int, np.integer)) or beam_size < 1:
-        raise ValueError(f"translate: beam_size must be a positive integer, got {beam_size!r}")
-    return int(beam_size)
-
-
 def _replace_unknown(words, source_tokens, weights, unk_token):
     """Each ``<unk>`` output word becomes the source token it attends to most (Luong et al., 2015):
     names and numbers unseen in training are usually copied as they are."""
@@ -96,7 +91,7 @@ def translate(model, src_vocab, tgt_vocab, texts, max_len: int | None = None, be
     from ..data import detokenize, tokenize
 
     texts = [texts] if isinstance(texts, str) else list(texts)
-    beam_size = _check_beam(beam_size)
+    beam_size = check_positive_int(beam_size, "translate", "beam_size")
     token_lists = [tokenize(t, lower=lower, mode=mode) for t in texts]
     for text, tokens in zip(texts, token_lists):
         if not tokens:

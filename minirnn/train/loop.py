@@ -31,6 +31,12 @@ the CPU, a resumed run gives the same losses, bit for bit, as an uninterrupted o
 Divergence: a NaN or infinite loss, logit or gradient norm raises ``TrainingDiverged``
 naming the epoch and batch. Checkpoints are only written after a finished epoch, so
 the last one on disk is the last good one, and the message says where it is.
+
+Data-parallel (``world=minirnn.distributed.init()`` under ``mpirun``): each rank runs
+``EpochRunner.local_gradients`` on its share of the global batch, and
+``shared_gradients`` sums the token-weighted gradients in one allreduce, so K ranks
+take the steps one process would take on the whole batch. Rank 0 alone validates,
+saves and calls back (``_Loop``); see ``fit``'s docstring and ``minirnn.distributed``.
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ import os
 import time
 
 from ..backend import backend_of, get_array_module, get_rng, manual_seed, np
+from ..checks import check_choice, check_nonnegative_int, check_positive_float, check_positive_int
 from ..distributed import (
     SINGLE,
     abort,
@@ -51,10 +58,10 @@ from ..distributed import (
     stopped_together,
     together,
 )
-from ..nn import CrossEntropyLoss
+from ..nn import CrossEntropyLoss, inference_mode
 from ..optim import clip_grad_norm
-from .batches import batch_size, batches_for_epoch, check_task, forward, on_device, unpack_batch
-from .evaluation import evaluate, inference
+from .batches import TASKS, batch_size, batches_for_epoch, forward, on_device, unpack_batch
+from .evaluation import evaluate
 from .metrics import token_counts
 from .run_state import RunState
 from .stopping import EarlyStopping
@@ -204,7 +211,7 @@ def validate(model, val_batches, evaluate_options: dict, val_metrics=None) -> di
         scores = evaluate(model, val_batches, **evaluate_options)
         record.update({f"val_{key}": value for key, value in scores.items()})
     if val_metrics is not None:
-        with inference(model):
+        with inference_mode(model):
             extra = val_metrics(model)
         record.update(_checked_metrics(extra, record))
     return record
@@ -230,26 +237,23 @@ def _checked_metrics(extra, record: dict) -> dict:
 # =========================================================================== fit
 
 
-def _check_integer(name: str, value, low: int, allow_none: bool = False) -> None:
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        kind = "a non-negative integer" if low == 0 else "a positive integer"
-        raise ValueError(f"fit: {name} must be {kind}{' or None' if allow_none else ''}, got {value!r}")
-
-
-def _check_arguments(task, optimizer, epochs, patience, progress, val_metrics, callback) -> None:
-    check_task(task, "fit")
+def _check_arguments(task, optimizer, epochs, patience, clip, progress, val_metrics, callback) -> tuple:
+    """Every argument checked up front (before any epoch runs); ``(epochs, patience, clip)`` normalised."""
+    check_choice(task, TASKS, "fit", "task")
     if optimizer is None:
         raise ValueError("fit needs an optimizer, e.g. minirnn.optim.Adam(model.parameters(), lr=1e-3)")
-    _check_integer("epochs", epochs, 0)
-    _check_integer("patience", patience, 1, allow_none=True)
+    epochs = check_nonnegative_int(epochs, "fit", "epochs")
+    if patience is not None:
+        patience = check_positive_int(patience, "fit", "patience (or None)")
+    if clip is not None:
+        clip = check_positive_float(clip, "fit", "clip (or None)")
     if progress is not None and not isinstance(progress, bool) and not callable(progress):
         raise TypeError(f"fit: progress must be a callable progress(total_batches, epoch) or None, "
                         f"got {type(progress).__name__}")
     for name, value in (("val_metrics", val_metrics), ("callback", callback)):
         if value is not None and not callable(value):
             raise TypeError(f"fit: {name} must be callable or None, got {type(value).__name__}")
+    return epochs, patience, clip
 
 
 def _vocab_ids(vocabs, bos_id, eos_id):
@@ -346,7 +350,8 @@ def fit(
     same checkpoint and returns the same History. A failure on any rank stops every
     rank with that rank's reason (``distributed.RankFailed`` on the others).
     """
-    _check_arguments(task, optimizer, epochs, patience, progress, val_metrics, callback)
+    epochs, patience, clip = _check_arguments(task, optimizer, epochs, patience, clip, progress, val_metrics,
+                                              callback)
     world = SINGLE if world is None else world
     bos_id, eos_id = _vocab_ids(vocabs, bos_id, eos_id)
     decodes = task == "seq2seq" and exact_match and bos_id is not None and eos_id is not None

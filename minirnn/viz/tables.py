@@ -121,10 +121,10 @@ def ascii_chart(history: dict, key: str = "loss", other: str | None = "val_loss"
     the largest value is more than 30 times the smallest. With more epochs than
     ``max_width`` columns, epochs are sampled evenly.
     """
-    values = [float(v) if v is not None else math.nan for v in history.get(key, [])]
+    values = _as_floats(history.get(key, []))
     if not values:
         return f"{title or key}: no data"
-    second = [float(v) if v is not None else math.nan for v in history.get(other, [])] if other else []
+    second = _as_floats(history.get(other, [])) if other else []
     epochs = list(history.get("epoch") or range(1, len(values) + 1))
     picks = list(range(len(values)))
     if len(picks) > max_width:
@@ -132,56 +132,75 @@ def ascii_chart(history: dict, key: str = "loss", other: str | None = "val_loss"
     finite = _finite([values[i] for i in picks] + [second[i] for i in picks if i < len(second)])
     if not finite:
         return f"{title or key}: no finite values"
-    positive = [v for v in finite if v > 0]
-    if scale == "auto":
-        scale = "log" if len(positive) == len(finite) and max(positive) > 30 * min(positive) else "linear"
-    if scale == "log":
-        if len(positive) != len(finite):
-            raise ValueError("ascii_chart: a log scale needs positive values")
-        top, bottom = math.log10(max(positive)), math.log10(min(positive))
-        step = ((top - bottom) or 1.0) / (height - 1)
-        levels = [top - r * step for r in range(height)]  # in log10 units; the last row is the minimum
-
-        def level_of(v):
-            return math.log10(v) if v > 0 else -math.inf
-
-        labels = [10**lv for lv in levels]
-    else:
-        top, bottom = max(finite), min(0.0, min(finite))
-        step = ((top - bottom) or 1.0) / height
-        levels = [top - r * step for r in range(height)]
-
-        def level_of(v):
-            return v
-
-        labels = levels
+    axis = _ChartAxis(finite, height, scale)
     col = 2 if len(picks) <= 30 else 1  # column width per epoch
-    fmt = (lambda v: f"{v:.3g}") if scale == "log" else _fmt_level
-    label_w = max(len(fmt(v)) for v in labels)
+    label_w = max(len(axis.fmt(v)) for v in axis.labels)
     legend = "* " + ("train" if key == "loss" else key) + (", o val" if second else "")
-    name = (title or key.replace("_", " ").capitalize()) + (", log scale" if scale == "log" else "")
+    name = (title or key.replace("_", " ").capitalize()) + (", log scale" if axis.log else "")
     lines = [f"{name} ({legend}{', @ both' if second else ''})"]
-    for r, level in enumerate(levels):
-        cells = []
-        for i in picks:
-            v = values[i]
-            mark = "*" if math.isfinite(v) and level_of(v) >= level - 1e-12 else " "
-            if i < len(second) and math.isfinite(second[i]):
-                # mark the row whose band (level - step, level] holds the val value
-                w = level_of(second[i])
-                if level - step < w <= level + 1e-12 or (r == height - 1 and w <= level):
-                    mark = "o" if mark == " " else "@"
-            cells.append(mark.ljust(col))
-        lines.append(f"{fmt(labels[r]).rjust(label_w)} |{''.join(cells).rstrip()}")
+    for row in range(height):
+        cells = [_mark(axis, row, values[i], second[i] if i < len(second) else math.nan).ljust(col) for i in picks]
+        lines.append(f"{axis.fmt(axis.labels[row]).rjust(label_w)} |{''.join(cells).rstrip()}")
     lines.append(" " * label_w + " +" + "-" * (col * len(picks)))
-    # Epoch labels: as many as fit without overlapping.
-    axis = [" "] * (col * len(picks) + 4)
+    lines.append(" " * (label_w + 2) + _epoch_labels([epochs[i] for i in picks], col) + "  epoch")
+    return "\n".join(lines)
+
+
+def _as_floats(values) -> list[float]:
+    return [float(v) if v is not None else math.nan for v in values]
+
+
+class _ChartAxis:
+    """The y axis of ``ascii_chart``: ``height`` levels from the top value down, linear or log10.
+
+    ``levels[r]`` is row r's level in axis units (log10 of the value on a log scale),
+    ``labels[r]`` the value printed for it, ``step`` the gap between two levels.
+    """
+
+    def __init__(self, finite: list, height: int, scale: str):
+        positive = [v for v in finite if v > 0]
+        if scale == "auto":
+            scale = "log" if len(positive) == len(finite) and max(positive) > 30 * min(positive) else "linear"
+        self.log = scale == "log"
+        if self.log:
+            if len(positive) != len(finite):
+                raise ValueError("ascii_chart: a log scale needs positive values")
+            top, bottom = math.log10(max(positive)), math.log10(min(positive))
+            self.step = ((top - bottom) or 1.0) / (height - 1)  # the last row is the minimum
+        else:
+            top, bottom = max(finite), min(0.0, min(finite))
+            self.step = ((top - bottom) or 1.0) / height
+        self.levels = [top - r * self.step for r in range(height)]
+        self.labels = [10**level for level in self.levels] if self.log else self.levels
+
+    def level_of(self, value: float) -> float:
+        if not self.log:
+            return value
+        return math.log10(value) if value > 0 else -math.inf
+
+    def fmt(self, value: float) -> str:
+        return f"{value:.3g}" if self.log else _fmt_level(value)
+
+
+def _mark(axis: _ChartAxis, row: int, value: float, other: float) -> str:
+    """Row ``row``'s mark for one epoch: ``*`` bar of ``value``, ``o`` for ``other`` in this band, ``@`` both."""
+    level = axis.levels[row]
+    mark = "*" if math.isfinite(value) and axis.level_of(value) >= level - 1e-12 else " "
+    if math.isfinite(other):
+        # the row whose band (level - step, level] holds the other value; the bottom row takes all below
+        w = axis.level_of(other)
+        if level - axis.step < w <= level + 1e-12 or (row == len(axis.levels) - 1 and w <= level):
+            mark = "o" if mark == " " else "@"
+    return mark
+
+
+def _epoch_labels(epochs: list, col: int) -> str:
+    """The x axis labels: as many epoch numbers as fit without overlapping, ``col`` characters per epoch."""
+    axis = [" "] * (col * len(epochs) + 4)
     next_free = 0
-    for c, i in enumerate(picks):
-        text = str(epochs[i])
-        pos = c * col
+    for c, epoch in enumerate(epochs):
+        text, pos = str(epoch), c * col
         if pos >= next_free and pos + len(text) <= len(axis):
             axis[pos : pos + len(text)] = list(text)
             next_free = pos + len(text) + 1
-    lines.append(" " * (label_w + 2) + "".join(axis).rstrip() + "  epoch")
-    return "\n".join(lines)
+    return "".join(axis).rstrip()

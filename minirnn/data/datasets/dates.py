@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as _dt
 
 from ...backend import np
+from ...checks import check_nonnegative_int
 
 MONTHS = (
     "january", "february", "march", "april", "may", "june",
@@ -72,10 +73,8 @@ def date_pairs(
     formats=DATE_FORMATS,
 ) -> list[tuple[str, str]]:
     """``n`` distinct (human-readable, ISO) date pairs, deterministic in ``seed``."""
-    n = int(n)
+    n = check_nonnegative_int(n, "date_pairs", "n")
     formats = tuple(formats)
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
     if not formats:
         raise ValueError("formats must not be empty")
     if start > end:

@@ -16,6 +16,7 @@ Classes are balanced (``n // 2`` negatives, the rest positives) and shuffled.
 from __future__ import annotations
 
 from ...backend import np
+from ...checks import check_nonnegative_int, check_positive_int, check_probability
 
 DNA_ALPHABET = "ACGT"
 
@@ -49,17 +50,17 @@ def dna_motif(
     decoy_rate: float = 0.5,
 ) -> list[tuple[str, int]]:
     """``n`` (sequence, label) pairs, label 1 = the motif is present; balanced and deterministic in ``seed``."""
-    n, min_len, max_len, max_mismatches = int(n), int(min_len), int(max_len), int(max_mismatches)
-    if n < 0:
-        raise ValueError(f"n must be >= 0, got {n}")
+    n = check_nonnegative_int(n, "dna_motif", "n")
+    min_len = check_positive_int(min_len, "dna_motif", "min_len")
+    max_len = check_positive_int(max_len, "dna_motif", "max_len")
+    max_mismatches = check_nonnegative_int(max_mismatches, "dna_motif", "max_mismatches")
     if not motif or set(motif) - set(DNA_ALPHABET):
         raise ValueError(f"motif must be a non-empty string over {DNA_ALPHABET}, got {motif!r}")
     if not len(motif) <= min_len <= max_len:
         raise ValueError(f"need len(motif) <= min_len <= max_len, got {len(motif)}, {min_len}, {max_len}")
     if not 0 <= max_mismatches < len(motif) - 1:
         raise ValueError(f"max_mismatches must be between 0 and {len(motif) - 2}, got {max_mismatches}")
-    if not 0.0 <= decoy_rate <= 1.0:
-        raise ValueError(f"decoy_rate must be between 0 and 1, got {decoy_rate}")
+    decoy_rate = check_probability(decoy_rate, "dna_motif", "decoy_rate")
     rng = np.random.default_rng(seed)
     alphabet = np.array(list(DNA_ALPHABET))
 

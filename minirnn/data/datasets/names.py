@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib
 
 from ...backend import np
+from ...checks import check_nonnegative_int
 
 # label -> Faker locale whose surname list stands for it
 DEFAULT_LOCALES = {
@@ -72,9 +73,9 @@ def name_origins(n: int | None = None, seed: int = 0, locales=None) -> list[tupl
         for label, names in by_label.items():
             examples.extend((name, label) for name in names)
     else:
-        per_class = int(n) // len(by_label)
+        per_class = check_nonnegative_int(n, "name_origins", "n (or None)") // len(by_label)
         smallest = min(len(names) for names in by_label.values())
-        if int(n) < 0 or per_class > smallest:
+        if per_class > smallest:
             raise ValueError(
                 f"n must be between 0 and {smallest * len(by_label)} for balanced classes "
                 f"({smallest} names in the smallest class), got {n}"
