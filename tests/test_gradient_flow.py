@@ -251,7 +251,7 @@ def test_gradflow_command_prints_and_saves_a_png(tmp_path, capsys):
     (["--scales", "1,x"], "--scales expects comma-separated positive numbers"),
     (["--scales", "0"], "--scales expects comma-separated positive numbers"),
     (["--steps", "1"], "--steps must be at least 2, got 1"),
-    (["--hidden", "0"], "--hidden must be at least 1, got 0"),
+    (["--hidden", "0"], "argument --hidden: must be an integer >= 1, got '0'"),  # checked as it is parsed
     (["--gate-bias", "nan"], "--gate-bias must be a finite number"),
 ])
 def test_gradflow_command_user_errors(argv, message, capsys):
