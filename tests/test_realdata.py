@@ -219,3 +219,13 @@ def test_batched_translation_keeps_the_input_order(tiny_translator):
     alone = [translate(model, data.src_vocab, data.tgt_vocab, [t], lower=False)[0] for t in texts]
     assert [r.source for r in together] == texts
     assert [r.output_tokens for r in together] == [r.output_tokens for r in alone]
+
+
+def test_the_epoch_table_marks_the_best_of_the_monitored_value():
+    from minirnn.viz import epoch_table
+
+    history = {"epoch": [1, 2, 3], "loss": [3.0, 2.0, 1.0], "val_loss": [2.0, 1.5, 1.7], "val_bleu": [1.0, 5.0, 9.0]}
+    by_loss = epoch_table(history, monitor="val_loss").splitlines()
+    by_bleu = epoch_table(history, monitor="val_bleu").splitlines()
+    assert "best val so far" in by_loss[3] and "best val so far" not in by_loss[4]
+    assert "best val so far" in by_bleu[3] and "best val so far" in by_bleu[4]

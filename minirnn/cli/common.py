@@ -228,12 +228,12 @@ def epoch_printer(total: int):
     return callback
 
 
-def print_fit_summary(history) -> None:
-    """The epoch table, the ASCII loss chart and why training stopped."""
+def print_fit_summary(history, monitor: str | None = None) -> None:
+    """The epoch table (its "best val so far" following ``monitor``), the ASCII loss chart and why training stopped."""
     from ..viz import ascii_chart, epoch_table
 
     say()
-    say(epoch_table(history))
+    say(epoch_table(history, monitor=monitor))
     say()
     say(ascii_chart(history))
     if history.stopped_early:
