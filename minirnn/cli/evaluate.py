@@ -77,6 +77,10 @@ def evaluate_translator(ckpt, args) -> dict:
                          for g, t in list(zip(groups, translations))[: args.show]]}
 
 
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def print_translator(result: dict) -> None:
     from ..train.metrics import normalize_text
 
@@ -89,8 +93,9 @@ def print_translator(result: dict) -> None:
     say(f"  chrF         {result['chrf']:6.2f}   (sacrebleu chrF2, against all references)")
     say(f"  exact match  {result['exact_match']:6.1%}   (equal to any reference after normalising spaces)")
     say(f"  unknown source words: {result['unknown_token_rate']:.1%} of tokens, in "
-        f"{result['sentences_with_unknown_words']} sentences; {result['longer_than_training']} sources longer "
-        f"than any training source; {result['unfinished_outputs']} outputs cut by the length limit")
+        f"{_count(result['sentences_with_unknown_words'], 'sentence')}; "
+        f"{_count(result['longer_than_training'], 'source')} longer than any training source; "
+        f"{_count(result['unfinished_outputs'], 'output')} cut by the length limit")
     if result["examples"]:
         say("examples:")
         for example in result["examples"]:
