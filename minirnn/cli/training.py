@@ -56,7 +56,6 @@ def _seq2seq_data(args, settings):
     if args.task == "dates":
         from ..data.datasets import date_pairs
 
-        settings["mode"] = "char" if args.char else "word"
         n = settings["pairs"] if args.quick else 6000
         pairs = date_pairs(n + settings["val"] + settings["test"], seed=settings["seed"])
         say(f"data: {len(pairs):,} built-in date pairs (human dates -> ISO 8601, {settings['mode']} tokens)")
@@ -108,7 +107,7 @@ def cmd_train(args) -> int:
         if args.monitor not in CLASSIFY_MONITORS:
             raise UserError(f"--monitor {args.monitor} is a translation metric; a classifier monitors one of "
                             f"{', '.join(CLASSIFY_MONITORS)}")
-        settings = run_settings(args)
+        settings = dict(run_settings(args), lower=True)  # the classifier's own default: it lower-cases its texts
         args.cell_given, args.cell = args.cell is not None, args.cell or "gru"
         args.world = init_world(args)
         open_run(args, args.name or "classify", say=say, world=args.world)
@@ -190,7 +189,8 @@ def register(sub) -> None:
     train.add_argument("--monitor", choices=sorted(set(SEQ2SEQ_MONITORS + CLASSIFY_MONITORS)), default="auto",
                        help="the validation value that picks best.npz and drives early stopping; auto: val_bleu "
                        "for a word-level translator, val_chrf for characters, the classifier's own for classify")
-    train.add_argument("--lowercase", action="store_true", help="lower-case the text (default: keep the case)")
+    train.add_argument("--lowercase", action="store_true",
+                       help="lower-case a translator's text (default: keep the case; a classifier always lower-cases)")
     train.add_argument("--char", action="store_true", help="character tokens instead of words")
     add_classify_options(train)
     _add_run_options(train)
