@@ -65,14 +65,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     for module in COMMAND_MODULES:
         module.register(sub)
+    parser.command_parsers = sub.choices  # name -> its parser, for the options written on a command line
     return parser
 
 
 def _parse(parser, argv):
     args = parser.parse_args(argv)
     if args.command is not None:
-        command_parser = parser._subparsers._group_actions[0].choices[args.command]
-        args.explicit = explicit_options(command_parser, argv)
+        args.explicit = explicit_options(parser.command_parsers[args.command], argv)
         args.argv = list(argv)
     return args
 
