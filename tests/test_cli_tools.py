@@ -12,7 +12,7 @@ import re
 import pytest
 
 from minirnn.cli import build_parser, main
-from minirnn.cli.arguments import bounded_int, non_negative_int, positive_float, positive_int
+from minirnn.cli.options import bounded_int, non_negative_int, positive_float, positive_int
 
 
 def _refused(argv, capsys) -> str:
@@ -100,7 +100,7 @@ def test_gradflow_and_explain_options_are_checked(argv, message, capsys):
 
 def test_explain_proj_size_help_states_its_default(capsys):
     parser = build_parser()
-    explain = parser._subparsers._group_actions[0].choices["explain"]
+    explain = parser.command_parsers["explain"]
     action = next(a for a in explain._actions if "--proj-size" in a.option_strings)
     assert action.default == 0 and "default 0" in action.help and "(1)" not in action.help
     assert main(["explain", "lstm", "--proj-size", "1"]) == 0

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-
-from .arguments import non_negative_int
-from .common import UserError, say
+from .common import UserError, non_negative_int, say
 
 
 def cmd_explain(args) -> int:
@@ -30,8 +27,7 @@ def register(sub) -> None:
         "gradient the backward returns next to its central finite difference and the error. The "
         "numbers come from the library's own cell functions and their caches.",
         epilog="examples:\n  python -m minirnn explain lstm\n  python -m minirnn explain gru --seed 3\n"
-        "  python -m minirnn explain rnn --nonlinearity relu\n  python -m minirnn explain lstm --proj-size 1 | less",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "  python -m minirnn explain rnn --nonlinearity relu\n  python -m minirnn explain lstm --proj-size 1 | less")
     explain.add_argument("cell", choices=("lstm", "gru", "rnn"), help="which cell")
     explain.add_argument("--seed", type=non_negative_int, default=0,
                          help="seed of the inputs, weights and upstream gradients (default 0)")

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 
-from .arguments import bounded_int, non_negative_int, positive_int
-from .common import UserError, say
+from .common import UserError, non_negative_int, positive_int, say
+from .options import bounded_int
 
 GRADCHECK_MODELS = ("rnn", "gru", "lstm", "lstm-proj", "gru-cell", "lstm-cell", "linear", "attention",
                     "classifier", "seq2seq")
@@ -105,8 +104,7 @@ def register(sub) -> None:
                           description="Build a small float64 model, compare every parameter's analytic gradient "
                           "with central differences and print the worst errors.",
                           epilog="examples:\n  python -m minirnn gradcheck --model lstm --bidirectional --layers 2\n"
-                          "  python -m minirnn gradcheck --model seq2seq --cell lstm",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+                          "  python -m minirnn gradcheck --model seq2seq --cell lstm")
     grad.add_argument("--model", choices=GRADCHECK_MODELS, default="lstm", help="what to check (default lstm)")
     grad.add_argument("--cell", choices=("gru", "lstm"), default="gru", help="cell of classifier/seq2seq")
     grad.add_argument("--hidden", type=bounded_int(1, MAX_HIDDEN), default=4,

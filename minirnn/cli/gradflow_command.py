@@ -9,11 +9,9 @@ they show, every number read from the run, and saves a PNG.
 
 from __future__ import annotations
 
-import argparse
 import os
 
-from .arguments import non_negative_int, positive_int
-from .common import UserError, say
+from .common import UserError, non_negative_int, positive_int, say
 
 DEFAULT_SCALES = "1,4"
 
@@ -96,8 +94,7 @@ def register(sub) -> None:
     flow = sub.add_parser("gradflow", help="vanishing and exploding gradients: RNN vs GRU vs LSTM through time",
                           description=__doc__.split("\n\n", 1)[1].strip(),
                           epilog="examples:\n  python -m minirnn gradflow\n"
-                          "  python -m minirnn gradflow --steps 50 --scales 0.5,1,4 --gate-bias 0\n",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+                          "  python -m minirnn gradflow --steps 50 --scales 0.5,1,4 --gate-bias 0\n")
     flow.add_argument("--steps", type=positive_int, default=100, help="time steps T (default 100)")
     flow.add_argument("--batch", type=positive_int, default=8, help="batch size N (default 8)")
     flow.add_argument("--input-size", type=positive_int, default=16, help="input features D (default 16)")

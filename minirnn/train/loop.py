@@ -123,12 +123,14 @@ class EpochRunner:
     ``shared_gradients`` combines them; the loss and accuracy are over every rank's tokens.
     """
 
-    def __init__(self, run: RunState, clip=None, pad_id: int = 0, label_smoothing: float = 0.0, progress=None):
+    def __init__(self, run: RunState, clip=None, pad_id: int = 0, label_smoothing: float = 0.0, progress=None,
+                 class_weight=None):
         self.run, self.clip = run, clip
         self.progress = progress if run.world.is_root else None  # only rank 0 draws
         self.pad_id = pad_id if run.task == "seq2seq" else None  # classification targets have no padding
+        weight = None if class_weight is None else tuple(float(w) for w in class_weight)  # takes the logits' dtype
         self.criterion = CrossEntropyLoss(ignore_index=pad_id if run.task == "seq2seq" else -100,
-                                          label_smoothing=label_smoothing)
+                                          label_smoothing=label_smoothing, weight=weight)
         self.params = run.model.parameters()
         self.backend = backend_of(self.params[0].data)
 
@@ -296,6 +298,7 @@ def fit(
     callback=None,
     val_metrics=None,
     world=None,
+    class_weight=None,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs and return the per-epoch ``History``.
 
@@ -331,6 +334,9 @@ def fit(
                     can be the ``monitor``
     world           a ``minirnn.distributed.World`` (``distributed.init()``) for
                     data-parallel training under ``mpirun``; None: this process alone
+    class_weight    (C,) weights of the training loss (``CrossEntropyLoss(weight=)``,
+                    e.g. ``balanced_class_weights``); the recorded ``loss`` is then the
+                    weighted one, while ``val_loss`` stays the plain cross-entropy
     ==============  ===================================================================
 
     Distributed (``world.size`` K > 1; every rank calls fit with the same arguments): a
@@ -356,9 +362,9 @@ def fit(
                    checkpoint_dir, world)
     evaluate_options = {"task": task, "pad_id": pad_id, "bos_id": bos_id, "eos_id": eos_id,
                         "exact_match": exact_match, "max_decode_len": max_decode_len}
-    loop = _Loop(run, EpochRunner(run, clip, pad_id, label_smoothing, progress if callable(progress) else None),
-                 _shard(train_batches, world), shuffle, lambda: validate(model, val_batches, evaluate_options,
-                                                                         val_metrics), callback)
+    runner = EpochRunner(run, clip, pad_id, label_smoothing, progress if callable(progress) else None, class_weight)
+    loop = _Loop(run, runner, _shard(train_batches, world), shuffle,
+                 lambda: validate(model, val_batches, evaluate_options, val_metrics), callback)
     if world.size == 1:
         return loop(epochs, resume, seed)
     try:
