@@ -9,8 +9,9 @@ in ``nn/``.
 from . import backend, data, functional, interop, io, models, nn, optim, train, viz
 from .backend import get_default_dtype, manual_seed, set_backend, set_default_dtype, to_device, to_numpy
 from .gradcheck import GradcheckReport, check_gradients, gradcheck
+from .gradflow import GradientFlow, gradient_flow, trace_gradient_flow
 from .interop import from_torch, to_torch, to_torch_state_dict
-from .io import load_checkpoint, save_checkpoint
+from .io import load_checkpoint, register_model, save_checkpoint
 from .nn import (
     GRU,
     LSTM,
@@ -46,6 +47,7 @@ __all__ = [
     "Embedding",
     "GRUCell",
     "GradcheckReport",
+    "GradientFlow",
     "LSTMCell",
     "Linear",
     "Module",
@@ -59,15 +61,18 @@ __all__ = [
     "interop",
     "io",
     "load_checkpoint",
+    "register_model",
     "save_checkpoint",
     "to_torch",
     "to_torch_state_dict",
+    "trace_gradient_flow",
     "train",
     "viz",
     "functional",
     "get_default_dtype",
     "gradcheck",
     "inference_mode",
+    "gradient_flow",
     "manual_seed",
     "models",
     "nn",

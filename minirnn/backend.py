@@ -8,10 +8,16 @@ CUDA GPU (CuPy). This module also owns:
 * the default floating dtype (float32) and ``resolve_dtype``,
 * moving arrays between devices (``to_numpy``, ``to_device``),
 * seeded randomness: weights are drawn from a NumPy ``Generator`` on the host and
-  then moved to the device, so a CPU run and a GPU run start from the same weights.
+  then moved to the device, so a CPU run and a GPU run start from the same weights,
+* ``shape_only``: a block in which those draws return shapes instead of arrays, so a
+  model can be built from a stranger's config and compared with a checkpoint's arrays
+  before a single weight is allocated.
 """
 
 from __future__ import annotations
+
+import contextlib
+import math
 
 import numpy as np
 
@@ -30,6 +36,7 @@ FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64)
 _backend = "numpy"
 _default_dtype = np.dtype(np.float32)
 _rng = np.random.default_rng(0)
+_shape_only = None  # a _ShapeOnlyBudget inside shape_only(), else None
 
 
 # --------------------------------------------------------------------------- switch
@@ -180,6 +187,8 @@ def get_rng() -> np.random.Generator:
 
 def uniform(shape, bound: float, dtype=None, backend: str | None = None, rng=None):
     """U(-bound, bound) drawn on the host in float64, cast, then moved to the device."""
+    if _shape_only is not None:
+        return _shape_only.placeholder(shape, dtype)
     rng = _rng if rng is None else rng
     values = rng.uniform(-bound, bound, size=shape).astype(resolve_dtype(dtype))
     return to_device(values, backend)
@@ -199,6 +208,76 @@ def bernoulli_keep_mask(shape, keep_prob: float, dtype, like):
 
 def normal(shape, std: float = 1.0, dtype=None, backend: str | None = None, rng=None):
     """N(0, std^2) drawn on the host in float64, cast, then moved to the device."""
+    if _shape_only is not None:
+        return _shape_only.placeholder(shape, dtype)
     rng = _rng if rng is None else rng
     values = (rng.standard_normal(size=shape) * std).astype(resolve_dtype(dtype))
     return to_device(values, backend)
+
+
+# --------------------------------------------------------------------------- shape-only building
+
+
+class ShapeOnlyArray:
+    """What ``uniform``/``normal`` return inside ``shape_only()``: a shape and a dtype, no memory.
+
+    A constructor may write into its fresh weights (``Embedding`` zeroes its padding
+    row); with nothing to write into yet, item assignment does nothing.
+    """
+
+    __slots__ = ("shape", "dtype")
+
+    def __init__(self, shape, dtype):
+        shape = (shape,) if isinstance(shape, int) else tuple(shape)
+        if any(int(n) != n or n < 0 for n in shape):
+            raise ValueError(f"array dimensions must be non-negative integers, got shape {shape}")
+        self.shape = tuple(int(n) for n in shape)
+        self.dtype = np.dtype(dtype)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    def __setitem__(self, index, value) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return f"ShapeOnlyArray(shape={self.shape}, dtype={self.dtype})"
+
+
+class ShapeOnlyLimit(Exception):
+    """More arrays were asked for inside ``shape_only(max_arrays)`` than it allows."""
+
+
+class _ShapeOnlyBudget:
+    def __init__(self, max_arrays: int):
+        self.max_arrays, self.count = int(max_arrays), 0
+
+    def placeholder(self, shape, dtype) -> ShapeOnlyArray:
+        self.count += 1
+        if self.count > self.max_arrays:
+            raise ShapeOnlyLimit(f"more than {self.max_arrays} parameter arrays were asked for")
+        return ShapeOnlyArray(shape, resolve_dtype(dtype))
+
+
+
+@contextlib.contextmanager
+def shape_only(max_arrays: int):
+    """Inside this block ``uniform`` and ``normal`` return ``ShapeOnlyArray``s and draw nothing.
+
+    Loading a checkpoint builds its model here: the constructor runs its argument
+    checks and names and shapes every parameter, which are compared with the stored
+    arrays before any memory is allocated or any random number drawn. After
+    ``max_arrays`` placeholders the next one raises ``ShapeOnlyLimit``, so a config
+    asking for a billion layers stops at once. Not thread-safe (one global switch).
+    """
+    global _shape_only
+    previous, _shape_only = _shape_only, _ShapeOnlyBudget(max_arrays)
+    try:
+        yield
+    finally:
+        _shape_only = previous

@@ -201,6 +201,16 @@ def _elementwise(loss_fn, array, eps: float):
     return numeric
 
 
+def numeric_gradient(loss_fn, array, eps: float = 1e-6):
+    """Central differences (L(p + eps e_k) - L(p - eps e_k)) / (2 eps) for every entry k of ``array``.
+
+    ``array`` (float64) is perturbed in place and restored bit for bit; ``loss_fn()``
+    recomputes the scalar from it. Returns a host float64 array of ``array``'s shape.
+    """
+    _require_float64(array, "array")
+    return _elementwise(loss_fn, array, eps)
+
+
 def _directional(loss_fn, array, grad, eps: float, num_directions: int, rng):
     """(analytic <grad, v>, numeric) pairs along random unit directions v, as host arrays."""
     analytic = np.empty(num_directions)

@@ -1,8 +1,10 @@
-"""Shared fixtures, and the CI guard that parity tests never pass by being skipped.
+"""Shared fixtures, and the CI guard that parity and mpirun tests never pass by being skipped.
 
 Every test in a file named ``test_parity_*.py`` compares minirnn with PyTorch and
-is marked ``parity``. When ``MINIRNN_CI=1`` (set by ``.ci/run``) the session fails
-if any parity test was skipped, or if no test ran at all.
+is marked ``parity``; the tests that launch ranks under ``mpirun`` are marked ``mpi``
+(tests/test_distributed.py). When ``MINIRNN_CI=1`` (set by ``.ci/run``) the session
+fails if any parity or mpi test was skipped, if none of either ran (when their
+files were collected), or if no test ran at all.
 """
 
 from __future__ import annotations
@@ -15,36 +17,42 @@ import pytest
 import minirnn as mr
 from minirnn import backend
 
-_skipped_parity: list[str] = []
-_passed = {"all": 0, "parity": 0}
+_skipped = {"parity": [], "mpi": []}
+_collected = {"mpi": 0}
+_passed = {"all": 0, "parity": 0, "mpi": 0}
 
 
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.fspath.basename.startswith("test_parity_"):
             item.add_marker(pytest.mark.parity)
+        _collected["mpi"] += item.get_closest_marker("mpi") is not None
 
 
 def pytest_runtest_logreport(report):
-    is_parity = "parity" in report.keywords
-    if report.skipped and is_parity:
-        _skipped_parity.append(report.nodeid)
+    kinds = [kind for kind in ("parity", "mpi") if kind in report.keywords]
+    for kind in kinds:
+        if report.skipped:
+            _skipped[kind].append(report.nodeid)
     if report.when == "call" and report.passed:
         _passed["all"] += 1
-        if is_parity:
-            _passed["parity"] += 1
+        for kind in kinds:
+            _passed[kind] += 1
 
 
 def pytest_sessionfinish(session, exitstatus):
     if os.environ.get("MINIRNN_CI") != "1":
         return
     problems = []
-    if _skipped_parity:
-        problems.append(f"{len(_skipped_parity)} PyTorch parity test(s) were skipped, e.g. {_skipped_parity[0]}")
+    for kind, what in (("parity", "PyTorch parity"), ("mpi", "mpirun")):
+        if _skipped[kind]:
+            problems.append(f"{len(_skipped[kind])} {what} test(s) were skipped, e.g. {_skipped[kind][0]}")
     if _passed["all"] == 0:
         problems.append("no test ran")
     elif _passed["parity"] == 0:
         problems.append("no PyTorch parity test ran")
+    elif _collected["mpi"] and _passed["mpi"] == 0:
+        problems.append("no mpirun test ran")
     if problems:
         print("\nMINIRNN_CI guard failed: " + "; ".join(problems))
         session.exitstatus = 1

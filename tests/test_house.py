@@ -31,7 +31,7 @@ LAYERS = (
     ("functional", "fast"),  # fast: the optimised twin of functional.recurrent
     ("nn",),
     ("models",),
-    ("optim", "data", "train", "io", "viz", "distributed", "interop", "gradcheck"),
+    ("optim", "data", "train", "io", "viz", "distributed", "interop", "gradcheck", "gradflow"),
     ("cli", "__main__", "__init__"),  # __init__: the package root re-exports everything
 )
 LAYER_OF = {name: rank for rank, names in enumerate(LAYERS) for name in names}

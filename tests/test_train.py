@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -12,7 +15,15 @@ import minirnn as mr
 from minirnn.data import BucketIterator
 from minirnn.io import load_checkpoint
 from minirnn.models import Seq2Seq, SequenceClassifier
-from minirnn.train import TrainingDiverged, evaluate, exact_match_counts, fit, strip_sequence, token_counts
+from minirnn.train import (
+    EarlyStopping,
+    TrainingDiverged,
+    evaluate,
+    exact_match_counts,
+    fit,
+    strip_sequence,
+    token_counts,
+)
 
 
 def reverse_task(n, seed, vocab=10):
@@ -139,3 +150,104 @@ def test_resume_with_a_plain_batch_list_restores_the_shuffle(tmp_path):
     go(1, checkpoint_dir=tmp_path)
     resumed = go(3, checkpoint_dir=tmp_path, resume=tmp_path / "last.npz")
     assert resumed["loss"] == full["loss"]
+
+
+class RecordingBar:
+    """A progress bar that remembers what fit told it."""
+
+    def __init__(self, log, total, epoch):
+        self.log, self.total, self.epoch, self.steps, self.postfix, self.closed = log, total, epoch, 0, {}, False
+        log.append(self)
+
+    def update(self, n=1, **postfix):
+        self.steps += n
+        self.postfix = postfix
+
+    def close(self):
+        self.closed = True
+
+
+def test_progress_is_a_factory_the_caller_passes_in():
+    bars = []
+    model, opt, train, val = seq2seq_setup()
+    history = fit(model, train, val, optimizer=opt, epochs=2, bos_id=2, eos_id=3,
+                  progress=lambda total, epoch: RecordingBar(bars, total, epoch))
+    assert [b.epoch for b in bars] == [1, 2]
+    assert all(b.total == len(train) and b.steps == len(train) and b.closed for b in bars)
+    assert bars[-1].postfix["loss"] == pytest.approx(history["loss"][-1])  # the running mean ends at the epoch's
+    with pytest.raises(TypeError, match="progress must be a callable"):
+        fit(model, train, optimizer=opt, progress="yes")
+
+
+def test_fit_never_imports_tqdm_or_prints(tmp_path):
+    """Nothing below the CLI prints: a whole run (progress=True, the old default) writes nothing."""
+    script = (
+        "import sys, numpy as np, minirnn as mr\n"
+        "from minirnn.data import BucketIterator\n"
+        "rng = np.random.default_rng(0)\n"
+        "src = [rng.integers(4, 10, size=3) for _ in range(16)]\n"
+        "m = mr.models.Seq2Seq(10, 10, embed_dim=4, hidden_size=8)\n"
+        "it = BucketIterator(src, targets=src, batch_size=8)\n"
+        "mr.fit(m, it, it, optimizer=mr.optim.Adam(m.parameters()), epochs=1, bos_id=2, eos_id=3, progress=True)\n"
+        "assert 'tqdm' not in sys.modules, 'fit imported tqdm'\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120,
+                          cwd=os.path.dirname(os.path.dirname(__file__)))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "" and done.stderr == ""
+
+
+def test_cli_tqdm_adapter_draws_only_on_a_terminal():
+    from minirnn.cli.common import tqdm_progress
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    assert tqdm_progress(3, stream=io.StringIO()) is None  # a log file or a pipe gets no bar
+    assert tqdm_progress(3, enabled=False, stream=Terminal()) is None
+    screen = Terminal()
+    bar = tqdm_progress(3, stream=screen)(5, 2)
+    bar.update(1, loss=1.23456)
+    bar.close()
+    assert "epoch 2/3" in screen.getvalue()
+
+
+def test_val_metrics_join_the_record_and_can_be_monitored(tmp_path):
+    model, opt, train, val = seq2seq_setup()
+    modes, scores = [], iter([3.0, 7.0, 5.0, 5.0])
+
+    def bleu(m):
+        modes.append(m.training)
+        return {"val_bleu": next(scores)}
+
+    history = fit(model, train, val, optimizer=opt, epochs=4, bos_id=2, eos_id=3, val_metrics=bleu,
+                  monitor="val_bleu", patience=2, checkpoint_dir=tmp_path)
+    assert modes == [False, False, False, False] and model.training  # inference mode inside, train mode after
+    assert history["val_bleu"] == [3.0, 7.0, 5.0, 5.0]
+    assert (history.best_epoch, history.best_value) == (2, 7.0)  # not a loss: higher is better
+    assert history.stopped_early and "val_bleu" in history.stop_reason
+    assert load_checkpoint(tmp_path / "best.npz").epoch == 2
+    assert "Val bleu ↑" in mr.viz.epoch_table(history)
+
+
+@pytest.mark.parametrize("returned, error", [
+    (0.5, "must return a dict"),
+    ({"val_loss": 1.0}, "'val_loss', which is not a new name"),
+    ({"val_bleu": "high"}, "val_bleu='high'; values must be numbers"),
+])
+def test_val_metrics_bad_returns_are_named(returned, error):
+    model, opt, train, val = seq2seq_setup()
+    with pytest.raises((TypeError, ValueError), match=error):
+        fit(model, train, val, optimizer=opt, epochs=1, bos_id=2, eos_id=3, val_metrics=lambda m: returned)
+
+
+def test_early_stopping_object():
+    stop = EarlyStopping("val_loss", patience=2)
+    assert [stop.update({"epoch": e, "val_loss": v}) for e, v in enumerate([3.0, 2.0, 2.5, 2.0], 1)] == [
+        True, True, False, False]
+    assert stop.stopped and stop.best_epoch == 2 and "best 2.0000 at epoch 2" in stop.reason
+    again = EarlyStopping("val_loss", patience=2)
+    again.load_state_dict(stop.state_dict())
+    assert (again.best_value, again.bad_epochs, again.stopped) == (2.0, 2, True)
+    assert EarlyStopping("val_accuracy").update({"val_accuracy": 0.5}) and not EarlyStopping("x").is_better(math.nan)

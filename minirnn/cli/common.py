@@ -1,48 +1,39 @@
-"""What every command shares: the user-error type, printing, devices, run folders, options."""
+"""What every command shares: the user-error type, printing, devices, checkpoints, text in and out."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
+from .options import (  # noqa: F401  (re-exported: every command module imports them from here)
+    Parser,
+    UserError,
+    add_common_options,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    probability,
+)
+
 EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
 
 
-class UserError(Exception):
-    """A mistake in the command line or its files: reported in one line, exit status 2."""
+# The rank of this process in a distributed run (--distributed under mpirun): only rank 0
+# prints and creates folders; the other ranks train silently.
+_rank = 0
 
 
 def say(text: str = "") -> None:
     """Print one line of the command's output (the CLI is the only layer that prints)."""
-    print(text, flush=True)
+    if _rank == 0:
+        print(text, flush=True)
 
 
 def note(text: str) -> None:
     """Print a remark on stderr, so that stdout stays the command's result."""
-    print(text, file=sys.stderr, flush=True)
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that exits with status 2 and one clear line, naming the bad option."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("allow_abbrev", False)  # "--epoch" must be an error, not a silent "--epochs"
-        super().__init__(*args, **kwargs)
-
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        raise UserError(f"{self.prog}: {message}")
-
-
-def add_common_options(parser, device: bool = True) -> None:
-    """``--device``/``--threads`` (when the command computes) and ``--seed``."""
-    if device:
-        parser.add_argument("--device", default="cpu", help="cpu (NumPy, default) or cuda (CuPy on a GPU)")
-        parser.add_argument("--threads", type=int, default=1,
-                            help="BLAS threads on the CPU (default 1: fastest for these small matrices; 0 = BLAS's "
-                            "own default)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for data splits, weights and shuffling (default 0)")
+    if _rank == 0:
+        print(text, file=sys.stderr, flush=True)
 
 
 # =========================================================================== devices and threads
@@ -81,18 +72,82 @@ def set_device(device: str, threads: int = 1) -> str:
     return mr.backend.get_backend()
 
 
+# =========================================================================== distributed runs
+
+
+def init_world(args):
+    """The ``minirnn.distributed.World`` of this run: MPI's under ``--distributed``, else one process.
+
+    On ranks other than 0 it silences ``say``/``note``; ``runs.open_run`` lets rank 0 alone choose and
+    create the run folder.
+    """
+    from .. import distributed
+
+    if not getattr(args, "distributed", False):
+        return distributed.SINGLE
+    if not distributed.mpi_available():
+        raise UserError(f"--distributed needs mpi4py, which is not installed: {distributed.MPI_EXTRA}")
+    try:
+        world = distributed.init()
+    except distributed.MPIUnavailable as err:
+        raise UserError(str(err)) from err
+    global _rank
+    _rank = world.rank
+    if not distributed.under_launcher():
+        note("note: --distributed without mpirun trains in this one process; start it with "
+             "mpirun -n K python -m minirnn ... --distributed")
+    if getattr(args, "device", "cpu") != "cpu" and world.size > 1:
+        distributed.select_device(world)  # one GPU per rank
+    return world
+
+
+# =========================================================================== progress bars
+
+
+class _TqdmBar:
+    """One epoch's tqdm bar behind fit's progress interface: ``update(n, **postfix)``, ``close()``."""
+
+    def __init__(self, bar):
+        self.bar = bar
+
+    def update(self, n: int = 1, **postfix) -> None:
+        self.bar.update(n)
+        if postfix:
+            self.bar.set_postfix({k: f"{v:.4f}" if isinstance(v, float) else v for k, v in postfix.items()},
+                                 refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def tqdm_progress(epochs: int, enabled: bool = True, stream=None):
+    """fit's ``progress`` factory drawing a tqdm bar per epoch on stderr, or None for no bar.
+
+    The bar is drawn only when ``enabled`` and the stream (stderr) is a terminal: a bar
+    redrawn into a log file or a pipe is noise.
+    """
+    stream = sys.stderr if stream is None else stream
+    if not enabled or not (hasattr(stream, "isatty") and stream.isatty()):
+        return None
+
+    def progress(total: int, epoch: int) -> _TqdmBar:
+        from tqdm import tqdm
+
+        return _TqdmBar(tqdm(total=total, desc=f"epoch {epoch}/{epochs}", file=stream, leave=False,
+                             dynamic_ncols=True))
+
+    return progress
+
+
 # =========================================================================== files
 
 
-def run_dir(out: str, name: str | None, default: str) -> str:
-    """``out/name``, by default ``runs/<command>`` (a rerun replaces its checkpoints)."""
-    path = os.path.join(out, name or default)
-    os.makedirs(path, exist_ok=True)
-    return path
-
-
 def load_checkpoint_file(path: str, device: str = "cpu"):
-    """Load a checkpoint for a command, turning every problem with the file into a UserError."""
+    """Load a checkpoint for a command, turning every problem with the file into a UserError.
+
+    The file may be a stranger's: loading it runs no code of its choosing and checks
+    every field (see ``minirnn.io``), so whatever is wrong ends in one line naming it.
+    """
     from ..io import CheckpointError, load_checkpoint
 
     if not os.path.exists(path):
@@ -102,6 +157,8 @@ def load_checkpoint_file(path: str, device: str = "cpu"):
         return load_checkpoint(path, backend=backend)
     except CheckpointError as err:
         raise UserError(str(err)) from err
+    except OSError as err:  # unreadable: permissions, a device, a vanished file
+        raise UserError(f"cannot read {path}: {err.strerror or err}") from err
 
 
 def save_pngs(folder: str, history: dict, attention=None) -> list[str]:
@@ -124,13 +181,16 @@ def save_pngs(folder: str, history: dict, attention=None) -> list[str]:
 
 
 def read_texts(args) -> list[str]:
-    """The sentences to process: the positional arguments, else stdin (one per line)."""
+    """The sentences to process: the positional arguments, else stdin, one per line.
+
+    Blank stdin lines are kept (as ""), so that output line i answers input line i.
+    """
     texts = list(args.text)
     if not texts:
         if sys.stdin.isatty():
             raise UserError("give the text as arguments, or pipe it in (one sentence per line)")
-        texts = [line.strip() for line in sys.stdin if line.strip()]
-    if not texts:
+        texts = [line.strip() for line in sys.stdin]
+    if not any(texts):
         raise UserError("no text to process (the input was empty)")
     return texts
 
@@ -152,13 +212,15 @@ def output_labels(translation) -> list[str]:
 
 
 def epoch_printer(total: int):
-    """A fit callback that prints one line per finished epoch (tqdm draws the bar meanwhile)."""
+    """A fit callback that prints one line per finished epoch (a tqdm bar is drawn meanwhile on a terminal)."""
 
     def callback(record, history):
         parts = [f"epoch {record['epoch']:>2}/{total}", f"loss {record['loss']:.4f}", f"acc {record['accuracy']:.3f}"]
-        for key, label in (("val_loss", "val loss"), ("val_accuracy", "val acc"), ("val_exact_match", "val exact")):
-            if key in record:
-                parts.append(f"{label} {record[key]:.4f}" if key == "val_loss" else f"{label} {record[key]:.3f}")
+        labels = {"val_loss": "val loss", "val_accuracy": "val acc", "val_exact_match": "val exact"}
+        for key, value in record.items():
+            if key.startswith("val_") and value is not None:  # fit's own, then val_metrics' (val_bleu, ...)
+                label = labels.get(key, key.replace("_", " "))
+                parts.append(f"{label} {value:.4f}" if key == "val_loss" else f"{label} {value:.3f}")
         parts.append(f"{record['time']:.1f}s")
         say("  " + "  ".join(parts))
         return False
@@ -166,12 +228,12 @@ def epoch_printer(total: int):
     return callback
 
 
-def print_fit_summary(history) -> None:
-    """The epoch table, the ASCII loss chart and why training stopped."""
+def print_fit_summary(history, monitor: str | None = None) -> None:
+    """The epoch table (its "best val so far" following ``monitor``), the ASCII loss chart and why training stopped."""
     from ..viz import ascii_chart, epoch_table
 
     say()
-    say(epoch_table(history))
+    say(epoch_table(history, monitor=monitor))
     say()
     say(ascii_chart(history))
     if history.stopped_early:

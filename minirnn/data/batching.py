@@ -14,10 +14,11 @@ and the mean is over real tokens only.
 
 from __future__ import annotations
 
+import copy
 from typing import NamedTuple
 
 from ..backend import get_array_module, np
-from ..checks import check_nonnegative_int, check_positive_int
+from ..checks import check_int, check_nonnegative_int, check_positive_int
 
 
 class ClassificationBatch(NamedTuple):
@@ -116,6 +117,15 @@ class BucketIterator:
     Iterating (``for batch in it``) runs epoch ``it.epoch`` and then advances it;
     ``it.iter_epoch(e)`` runs epoch ``e`` without touching it, and ``set_epoch(e)``
     sets where the next ``for`` starts (resuming training).
+
+    Data-parallel training: ``it.shard(rank, world_size)`` yields, for every global
+    batch of ``batch_size`` examples, rank ``rank``'s share of it: the examples at
+    positions ``rank, rank + K, rank + 2K, ...`` of the batch (K = ``world_size``). The
+    shares are disjoint, their union is the global batch, and because each global
+    batch is sorted by length, striding gives every rank similar lengths. Every rank
+    gets the same number of batches (a share can be empty when a batch has fewer than
+    K examples), so K ranks with ``batch_size`` B see exactly the examples one process
+    sees with B, step by step.
     """
 
     def __init__(
@@ -158,6 +168,7 @@ class BucketIterator:
         self.drop_last = bool(drop_last)
         self.pad_id, self.bos_id, self.eos_id = int(pad_id), int(bos_id), int(eos_id)
         self.epoch = 0
+        self.shard_index, self.num_shards = 0, 1
         src_len = np.asarray([len(a) for a in self.inputs], dtype=np.int64)
         tgt_len = np.asarray([len(a) for a in self.targets], dtype=np.int64) if self.targets else np.zeros(n, np.int64)
         # Sort key: source length, then target length.
@@ -177,12 +188,29 @@ class BucketIterator:
         n = len(self.inputs)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
+    def shard(self, rank: int, world_size: int) -> BucketIterator:
+        """A copy that yields rank ``rank``'s share of every global batch (see the class docstring)."""
+        world_size = check_positive_int(world_size, "BucketIterator.shard", "world_size")
+        rank = check_int(rank, "BucketIterator.shard", f"rank (of world_size {world_size})", low=0, high=world_size - 1)
+        if self.num_shards != 1:
+            raise ValueError(f"BucketIterator.shard: this iterator is already shard {self.shard_index} of "
+                             f"{self.num_shards}; shard the global iterator instead")
+        part = copy.copy(self)
+        part.shard_index, part.num_shards = rank, world_size
+        return part
+
     def set_epoch(self, epoch: int) -> None:
         """The epoch the next ``for batch in it`` will run."""
-        self.epoch = int(epoch)
+        self.epoch = check_nonnegative_int(epoch, "BucketIterator.set_epoch", "epoch")
 
     def batch_indices(self, epoch: int) -> list:
-        """The example indices of each batch of ``epoch``, in order (int64 arrays)."""
+        """The example indices of each batch of ``epoch``, in order (int64 arrays); this shard's share when sharded."""
+        batches = self._global_batch_indices(epoch)
+        if self.num_shards > 1:
+            batches = [b[self.shard_index :: self.num_shards] for b in batches]
+        return batches
+
+    def _global_batch_indices(self, epoch: int) -> list:
         n = len(self.inputs)
         if not self.shuffle:
             batches = [np.arange(i, min(i + self.batch_size, n)) for i in range(0, n, self.batch_size)]

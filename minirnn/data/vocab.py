@@ -21,6 +21,7 @@ from ..backend import np, to_numpy
 from ..checks import check_int, check_positive_int
 from ..files import atomic_open
 from .errors import DataFormatError
+from .textfile import first_bad_line, read_text
 
 PAD, UNK, BOS, EOS = "<pad>", "<unk>", "<bos>", "<eos>"
 SPECIALS = (PAD, UNK, BOS, EOS)
@@ -145,7 +146,7 @@ class Vocab:
         if not isinstance(obj, dict) or obj.get("format") != VOCAB_FORMAT:
             raise bad(f"not a minirnn vocabulary (expected format {VOCAB_FORMAT!r})")
         version = obj.get("version")
-        if not isinstance(version, int) or version > VOCAB_VERSION:
+        if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= VOCAB_VERSION:
             raise bad(f"vocabulary version {version!r} is not supported (this minirnn reads <= {VOCAB_VERSION})")
         tokens = obj.get("tokens")
         if not isinstance(tokens, list) or not all(isinstance(t, str) for t in tokens):
@@ -168,8 +169,9 @@ class Vocab:
             return cls.from_dict(text, source)
         try:
             obj = json.loads(text)
-        except (json.JSONDecodeError, TypeError) as err:
-            raise DataFormatError(source, message=f"{source}: not valid JSON ({err})") from err
+        except (ValueError, TypeError, RecursionError) as err:  # JSONDecodeError is a ValueError
+            reason = "nested too deeply" if isinstance(err, RecursionError) else str(err)[:200]
+            raise DataFormatError(source, message=f"{source}: not valid JSON ({reason})") from err
         return cls.from_dict(obj, source)
 
     def save(self, path) -> None:
@@ -179,15 +181,12 @@ class Vocab:
 
     @classmethod
     def load(cls, path) -> Vocab:
-        """Read a vocabulary written by :meth:`save`."""
+        """Read a vocabulary written by :meth:`save` (any bytes: a bad file names its bad line)."""
         path = os.fspath(path)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(f"vocabulary file not found: {path}")
-        try:
-            with open(path, encoding="utf-8") as f:
-                text = f.read()
-        except UnicodeDecodeError as err:
-            raise DataFormatError(path, message=f"{path}: not a UTF-8 text file ({err})") from err
+        text = read_text(path, what="vocabulary file")
+        bad = first_bad_line(text)
+        if bad is not None:
+            raise DataFormatError(path, [bad])
         return cls.from_json(text, source=path)
 
 

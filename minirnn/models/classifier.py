@@ -75,18 +75,6 @@ class SequenceClassifier(Module):
                             hidden_size=hidden_size, num_layers=num_layers)  # fmt: skip
         check_probability(dropout, where, "dropout")
         dtype = resolve_dtype(dtype)
-        self.config = {
-            "vocab_size": int(vocab_size),
-            "num_classes": int(num_classes),
-            "embed_dim": int(embed_dim),
-            "hidden_size": int(hidden_size),
-            "cell": cell,
-            "num_layers": int(num_layers),
-            "bidirectional": bool(bidirectional),
-            "padding_idx": None if padding_idx is None else int(padding_idx),
-            "dropout": float(dropout),
-            "dtype": dtype.name,
-        }
         self.vocab_size, self.num_classes = int(vocab_size), int(num_classes)
         self.hidden_size, self.num_layers = int(hidden_size), int(num_layers)
         self.num_directions = 2 if bidirectional else 1

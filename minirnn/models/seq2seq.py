@@ -148,20 +148,6 @@ class Seq2Seq(Module):
         check_probability(dropout, where, "dropout")
         check_probability(teacher_forcing_ratio, where, "teacher_forcing_ratio")
         dtype = resolve_dtype(dtype)
-        self.config = {
-            "src_vocab_size": int(src_vocab_size),
-            "tgt_vocab_size": int(tgt_vocab_size),
-            "embed_dim": int(embed_dim),
-            "hidden_size": int(hidden_size),
-            "cell": cell,
-            "attention": attention,
-            "num_layers": int(num_layers),
-            "bidirectional_encoder": bool(bidirectional_encoder),
-            "dropout": float(dropout),
-            "padding_idx": None if padding_idx is None else int(padding_idx),
-            "teacher_forcing_ratio": float(teacher_forcing_ratio),
-            "dtype": dtype.name,
-        }
         self.src_vocab_size, self.tgt_vocab_size = int(src_vocab_size), int(tgt_vocab_size)
         self.embed_dim, self.hidden_size, self.num_layers = int(embed_dim), int(hidden_size), int(num_layers)
         self.cell, self.attention_kind = cell, attention

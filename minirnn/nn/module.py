@@ -4,14 +4,19 @@ A Module holds Parameters and sub-modules (registered in assignment order, as in
 PyTorch), and a stack of forward caches. Each forward call pushes one cache and
 each backward call pops one, so a module called T times in a decoder loop is
 backpropagated by T backward calls in reverse order.
+
+Every Module also records the arguments it was built with (``config``), so that
+``type(m)(**m.config)`` builds the same architecture; checkpoints store it as JSON.
 """
 
 from __future__ import annotations
 
 import contextlib
+import copy
+import inspect
 from collections import OrderedDict
 
-from ..backend import backend_of, check_backend_name, get_array_module, np, to_device, to_numpy
+from ..backend import backend_of, check_backend_name, get_array_module, np, resolve_dtype, to_device, to_numpy
 
 _grad_enabled = True
 
@@ -88,19 +93,108 @@ class Parameter:
         return f"Parameter(shape={tuple(self.data.shape)}, dtype={self.data.dtype})"
 
 
+_SIGNATURES: dict = {}  # Module subclass -> the inspect.Signature of its __init__
+
+
+def _constructor_arguments(cls, args, kwargs) -> dict | None:
+    """The call ``cls(*args, **kwargs)`` as keyword arguments with the defaults filled in.
+
+    None when the call cannot be written as keywords (positional-only parameters,
+    extra ``*args``) or does not fit the signature (``__init__`` then raises the
+    real error). A ``dtype`` is recorded by name, resolved now, because ``None``
+    means whatever the default dtype is at the time.
+    """
+    signature = _SIGNATURES.get(cls)
+    if signature is None:
+        signature = _SIGNATURES[cls] = inspect.signature(cls.__init__)
+    try:
+        bound = signature.bind(None, *args, **kwargs)  # None stands for self
+    except TypeError:
+        return None
+    bound.apply_defaults()
+    config = {}
+    for name, param in list(signature.parameters.items())[1:]:  # [0] is self
+        value = bound.arguments[name]
+        if param.kind is param.VAR_POSITIONAL:
+            if value:
+                return None
+        elif param.kind is param.VAR_KEYWORD:
+            config.update(value)
+        elif param.kind is param.POSITIONAL_ONLY:
+            return None
+        else:
+            config[name] = value
+    if "dtype" in config:
+        try:
+            config["dtype"] = resolve_dtype(config["dtype"]).name
+        except (TypeError, ValueError):
+            pass  # __init__ rejects it with its own message
+    return config
+
+
+def _device_or_dtype(arg):
+    """``("device", name)`` or ``("dtype", dtype)`` for one positional argument of ``Module.to``."""
+    if isinstance(arg, str):
+        try:
+            return "device", check_backend_name(arg)
+        except ValueError:
+            pass
+        try:
+            return "dtype", resolve_dtype(arg)
+        except TypeError:
+            raise ValueError(
+                f"unknown backend {arg!r}; expected one of 'numpy' (cpu) or 'cupy' (cuda), or a floating dtype "
+                "such as 'float64'"
+            ) from None
+    if arg is None:
+        raise TypeError("Module.to expects a device ('cpu', 'cuda') or a floating dtype (np.float64), got None")
+    return "dtype", resolve_dtype(arg)
+
+
 class Module:
     """Base class of every layer and model.
 
     Subclasses assign Parameters and Modules as attributes in ``__init__``, implement
     ``forward`` (pushing a cache with ``_save``) and ``backward`` (popping it with
     ``_restore``), and keep all array math in ``minirnn.functional``.
+
+    ``config`` is recorded before ``__init__`` runs, from the arguments of the call
+    that built the module, so no subclass has to list its fields a second time.
     """
+
+    def __new__(cls, *args, **kwargs):
+        module = super().__new__(cls)
+        object.__setattr__(module, "_config", _constructor_arguments(cls, args, kwargs))
+        return module
 
     def __init__(self):
         object.__setattr__(self, "_parameters", OrderedDict())
         object.__setattr__(self, "_modules", OrderedDict())
         object.__setattr__(self, "_caches", [])
         object.__setattr__(self, "training", True)
+
+    # ------------------------------------------------------------------ config
+    @property
+    def config(self) -> dict | None:
+        """The constructor arguments that rebuild this module: ``type(m)(**m.config)``.
+
+        Every argument is there, defaults included. ``dtype`` is the dtype the
+        parameters have now (after a cast, the new one). None when the constructor
+        call cannot be written as keyword arguments; assign a dict to set it by hand.
+        """
+        if self._config is None:
+            return None
+        config = copy.deepcopy(self._config)
+        if "dtype" in config and self.dtype is not None:
+            config["dtype"] = np.dtype(self.dtype).name
+        return config
+
+    @config.setter
+    def config(self, value) -> None:
+        if not isinstance(value, dict):
+            raise TypeError(f"{type(self).__name__}.config must be a dict of constructor arguments, "
+                            f"got {type(value).__name__}")
+        object.__setattr__(self, "_config", dict(value))
 
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name, value):
@@ -211,15 +305,63 @@ class Module:
             else:
                 p.grad[...] = 0
 
-    def to(self, backend: str):
-        """Move every parameter to ``backend`` ('numpy'/'cpu' or 'cupy'/'cuda'); returns self."""
-        backend = check_backend_name(backend)
+    def to(self, *args, device=None, dtype=None):
+        """Move and/or cast every parameter and gradient, as torch's ``Module.to``; returns self.
+
+        ======================================  ======================================
+        ``m.to("cuda")``, ``m.to("cpu")``       the backend: 'numpy'/'cpu', 'cupy'/'cuda'
+        ``m.to(np.float64)``, ``m.to("float64")``  the dtype: float16, float32, float64
+        ``m.to("cuda", np.float32)``            both; also ``to(device=..., dtype=...)``
+        ======================================  ======================================
+
+        A cast also updates what records a dtype besides the arrays (an attention's
+        ``_dtype``, a model's ``config``), and a move or a cast drops the pending
+        forward caches, which hold arrays of the old kind. Build optimizers after a
+        cast: their moment buffers keep the dtype they were made with (as in PyTorch).
+        """
+        for arg in args:
+            kind, value = _device_or_dtype(arg)
+            if (device if kind == "device" else dtype) is not None:
+                raise TypeError(f"{type(self).__name__}.to got two {kind}s, the second {arg!r}")
+            device, dtype = (value, dtype) if kind == "device" else (device, value)
+        if device is not None:
+            self._move(check_backend_name(device))
+        if dtype is not None:
+            self._cast(resolve_dtype(dtype))
+        return self
+
+    def double(self):
+        """Cast every parameter and gradient to float64 (``to(np.float64)``); returns self."""
+        return self.to(dtype="float64")
+
+    def float(self):
+        """Cast every parameter and gradient to float32 (``to(np.float32)``); returns self."""
+        return self.to(dtype="float32")
+
+    def half(self):
+        """Cast every parameter and gradient to float16 (``to(np.float16)``); returns self."""
+        return self.to(dtype="float16")
+
+    def _move(self, backend: str) -> None:
         for p in self.parameters():
             p.data = to_device(p.data, backend)
             if p.grad is not None:
                 p.grad = to_device(p.grad, backend)
         self.clear_caches()
-        return self
+
+    def _cast(self, dtype) -> None:
+        for p in self.parameters():
+            p.data = p.data.astype(dtype, copy=False)
+            if p.grad is not None:
+                p.grad = p.grad.astype(dtype, copy=False)
+        for module in self.modules():
+            # What records a dtype besides the arrays: the checks made against it must see the new one.
+            if "_dtype" in module.__dict__:
+                object.__setattr__(module, "_dtype", dtype)
+            config = module.__dict__.get("_config")  # a module without parameters keeps its dtype here
+            if isinstance(config, dict) and "dtype" in config:
+                config["dtype"] = dtype.name
+        self.clear_caches()
 
     @property
     def dtype(self):

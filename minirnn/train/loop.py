@@ -2,17 +2,26 @@
 
 One epoch, for every batch (teacher forcing for seq2seq)::
 
-    logits = model(src, src_lengths, tgt_in)         seq2seq: (N, T, V); classify: model(ids, lengths) (N, C)
-    loss   = CrossEntropyLoss(ignore_index=pad)(logits, targets)   mean over real tokens
-    model.backward(loss.backward())                   gradients accumulate into p.grad
-    clip_grad_norm(params, clip)                      optional, torch's clip_grad_norm_
+    logits = model(src, src_lengths, tgt_in)       seq2seq: (N, T, V); classify: model(ids, lengths) (N, C)
+    loss   = criterion(logits, targets)            a float: the mean over real tokens (CrossEntropyLoss,
+                                                   ignore_index=pad)
+    model.backward(criterion.backward())           dL/dlogits, then every p.grad (they accumulate)
+    clip_grad_norm(params, clip)                   optional, torch's clip_grad_norm_
     optimizer.step()
 
-then, on the validation batches in ``eval()`` mode: the loss, the token accuracy
-(argmax = target over non-pad targets; label accuracy for classification) and, for
-seq2seq, the exact match of greedy decoding (the decoded tokens up to EOS equal the
-target's). The epoch's values are appended to ``history`` and handed to
-``callback``; nothing here prints (the tqdm bar goes to stderr and can be turned off).
+then, on the validation batches in inference mode (``eval()``, no caches): the loss, the
+token accuracy (argmax = target over non-pad targets; label accuracy for classification)
+and, for seq2seq, the exact match of greedy decoding; then ``val_metrics(model)`` when
+given (BLEU, chrF, ...). The epoch's values are appended to ``history`` and handed to
+``callback``. Nothing here prints: ``progress`` is a factory the caller passes in (the
+CLI's draws a tqdm bar).
+
+The pieces, each small enough to read alone::
+
+    EpochRunner       one epoch of steps: forward, loss, backward, clip, step; divergence checks
+    validate          the val_* values of one epoch
+    EarlyStopping     (stopping.py) the best monitored value and when to stop
+    RunState          (run_state.py) what a checkpoint saves, and restoring it
 
 Reproducibility: ``seed`` seeds minirnn's global generator (dropout, scheduled
 sampling) and the generator that shuffles the batch order. Both generators' states
@@ -22,31 +31,42 @@ the CPU, a resumed run gives the same losses, bit for bit, as an uninterrupted o
 Divergence: a NaN or infinite loss, logit or gradient norm raises ``TrainingDiverged``
 naming the epoch and batch. Checkpoints are only written after a finished epoch, so
 the last one on disk is the last good one, and the message says where it is.
+
+Data-parallel (``world=minirnn.distributed.init()`` under ``mpirun``): each rank runs
+``EpochRunner.local_gradients`` on its share of the global batch, and
+``shared_gradients`` sums the token-weighted gradients in one allreduce, so K ranks
+take the steps one process would take on the whole batch. Rank 0 alone validates,
+saves and calls back (``_Loop``); see ``fit``'s docstring and ``minirnn.distributed``.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import sys
 import time
-from collections.abc import Mapping
 
-from ..backend import backend_of, get_array_module, get_rng, is_array, manual_seed, np, to_device
+from ..backend import backend_of, get_array_module, get_rng, manual_seed, np
 from ..checks import check_choice, check_nonnegative_int, check_positive_float, check_positive_int
-from ..io import load_checkpoint, save_checkpoint
-from ..nn import CrossEntropyLoss, no_grad
+from ..distributed import (
+    SINGLE,
+    abort,
+    allreduce_gradients,
+    broadcast_parameters,
+    check_all,
+    run_on_root,
+    run_together,
+    stopped_together,
+    together,
+)
+from ..nn import CrossEntropyLoss, inference_mode
 from ..optim import clip_grad_norm
-from .metrics import exact_match_counts, token_counts
+from .batches import TASKS, batch_size, batches_for_epoch, forward, on_device, unpack_batch
+from .evaluation import evaluate
+from .metrics import token_counts
+from .run_state import RunState
+from .stopping import EarlyStopping
 
-TASKS = ("seq2seq", "classify")
-SEQ2SEQ_FIELDS = ("src", "src_lengths", "tgt_in", "tgt_out")
-CLASSIFY_FIELDS = ("ids", "lengths", "labels")
-_ALIASES = {
-    "ids": ("ids", "src", "x", "inputs"),
-    "lengths": ("lengths", "src_lengths"),
-    "labels": ("labels", "label", "y", "targets"),
-}
+__all__ = ["EpochRunner", "History", "TrainingDiverged", "evaluate", "fit", "unpack_batch", "validate"]
 
 
 class TrainingDiverged(RuntimeError):
@@ -68,128 +88,172 @@ class History(dict):
         self.stop_reason = ""
         self.checkpoint_dir = None
 
-
-# --------------------------------------------------------------------------- batches
-
-
-def _get(batch, names, index, where):
-    if isinstance(batch, Mapping):
-        for name in names:
-            if name in batch:
-                return batch[name]
-    elif isinstance(batch, (tuple, list)) and not hasattr(batch, "_fields"):
-        return batch[index]
-    else:
-        for name in names:
-            if hasattr(batch, name):
-                return getattr(batch, name)
-    raise KeyError(f"{where}: a batch has no field {names[0]!r} (got {type(batch).__name__})")
+    def append(self, record: dict) -> None:
+        """Add one epoch's record: each value to the list of its key."""
+        for key, value in record.items():
+            self.setdefault(key, []).append(value)
 
 
-def unpack_batch(batch, task: str) -> dict:
-    """A batch (dict, named tuple, object or plain tuple) as a dict of the task's fields.
-
-    seq2seq: ``src, src_lengths, tgt_in, tgt_out``; classify: ``ids, lengths, labels``.
-    """
-    fields = SEQ2SEQ_FIELDS if task == "seq2seq" else CLASSIFY_FIELDS
-    out, missing = {}, []
-    for i, name in enumerate(fields):
-        try:
-            out[name] = _get(batch, (name,) if task == "seq2seq" else _ALIASES[name], i, "fit")
-        except (KeyError, IndexError):
-            missing.append(name)
-    if missing:
-        raise KeyError(f"fit(task={task!r}): a batch ({type(batch).__name__}) lacks {', '.join(missing)}; "
-                       f"expected fields {', '.join(fields)}")
-    return out
-
-
-def _on_device(fields: dict, backend: str) -> dict:
-    """Token arrays to the model's device; lengths stay on the host (they steer the loops)."""
-    out = {}
-    for name, value in fields.items():
-        if name in ("src_lengths", "lengths") or value is None:
-            out[name] = value
-        else:
-            out[name] = to_device(np.asarray(value) if not is_array(value) else value, backend)
-    return out
-
-
-def _forward(model, fields: dict, task: str):
-    if task == "seq2seq":
-        return model(fields["src"], fields["src_lengths"], fields["tgt_in"]), fields["tgt_out"]
-    return model(fields["ids"], fields["lengths"]), fields["labels"]
+# =========================================================================== one epoch
 
 
 def _finite(value) -> bool:
     return math.isfinite(float(value))
 
 
-def _batches_for_epoch(batches, epoch: int, order_rng, shuffle: bool):
-    """An iterator with ``iter_epoch`` (``minirnn.data.BucketIterator``) or a callable is asked for
-    the epoch's batches (so they depend on the epoch alone, which keeps resume exact); a plain
-    sequence is reordered by the seeded generator."""
-    if hasattr(batches, "iter_epoch"):
-        return list(batches.iter_epoch(epoch))
-    if callable(batches):
-        return list(batches(epoch))
-    batches = list(batches)
-    if shuffle:
-        return [batches[i] for i in order_rng.permutation(len(batches))]
-    return batches
+def diverged(run: RunState, what: str, value, epoch: int, index: int) -> TrainingDiverged:
+    """The error for a non-finite ``what`` at batch ``index`` of ``epoch``, naming the last good checkpoint."""
+    run.model.clear_caches()
+    last = run.last_path
+    good = last if last and os.path.exists(last) else None
+    where = (f"the last good checkpoint is {good} (epoch {run.history['epoch'][-1]})"
+             if good and run.history.get("epoch") else "no checkpoint was written yet")
+    return TrainingDiverged(
+        f"training diverged: the {what} became {value} at epoch {epoch}, batch {index + 1}; {where}. "
+        "Try a lower learning rate or gradient clipping (clip=1.0)."
+    )
 
 
-# --------------------------------------------------------------------------- evaluation
+class EpochRunner:
+    """Runs the training steps of one epoch and returns its mean loss and accuracy.
 
-
-def evaluate(model, batches, task: str = "seq2seq", pad_id: int = 0, bos_id=None, eos_id=None,
-             exact_match: bool = True, max_decode_len=None) -> dict:
-    """Loss, accuracy (and exact match for seq2seq) of ``model`` over ``batches``, in eval mode.
-
-    Returns ``{"loss", "accuracy"[, "exact_match"]}``; the model's train/eval mode is restored.
+    ``progress(total_batches, epoch)`` (optional) returns a bar with ``update(n, **postfix)``
+    and ``close()``; the runner updates it after every step with the running mean loss.
+    In a distributed run (``run.world``) each rank computes the gradient of its share and
+    ``shared_gradients`` combines them; the loss and accuracy are over every rank's tokens.
     """
-    if task not in TASKS:
-        raise ValueError(f"evaluate: task must be one of {', '.join(TASKS)}, got {task!r}")
-    was_training = model.training
-    model.eval()
-    backend = backend_of(model.parameters()[0].data)
-    criterion = CrossEntropyLoss(ignore_index=pad_id if task == "seq2seq" else -100)
-    loss_sum, tokens, correct, exact, rows = 0.0, 0, 0, 0, 0
-    decode = task == "seq2seq" and exact_match and bos_id is not None and eos_id is not None
-    try:
-        with no_grad():
-            for batch in _batches_for_epoch(batches, 0, None, shuffle=False):
-                fields = _on_device(unpack_batch(batch, task), backend)
-                logits, targets = _forward(model, fields, task)
-                c, n = token_counts(logits, targets, pad_id if task == "seq2seq" else None)
-                if n:
-                    loss_sum += criterion(logits, targets) * n
-                correct, tokens = correct + c, tokens + n
-                if decode:
-                    max_len = max_decode_len or targets.shape[1] + 2
-                    decoded, _ = model.greedy_decode(fields["src"], fields["src_lengths"], max_len, bos_id, eos_id)
-                    c, n = exact_match_counts(decoded, targets, eos_id, pad_id)
-                    exact, rows = exact + c, rows + n
-    finally:
-        model.train(was_training)
-    result = {"loss": loss_sum / max(tokens, 1), "accuracy": correct / max(tokens, 1)}
-    if decode:
-        result["exact_match"] = exact / max(rows, 1)
-    return result
+
+    def __init__(self, run: RunState, clip=None, pad_id: int = 0, label_smoothing: float = 0.0, progress=None,
+                 class_weight=None):
+        self.run, self.clip = run, clip
+        self.progress = progress if run.world.is_root else None  # only rank 0 draws
+        self.pad_id = pad_id if run.task == "seq2seq" else None  # classification targets have no padding
+        weight = None if class_weight is None else tuple(float(w) for w in class_weight)  # takes the logits' dtype
+        self.criterion = CrossEntropyLoss(ignore_index=pad_id if run.task == "seq2seq" else -100,
+                                          label_smoothing=label_smoothing, weight=weight)
+        self.params = run.model.parameters()
+        self.backend = backend_of(self.params[0].data)
+
+    def __call__(self, batches: list, epoch: int) -> dict:
+        """Train on ``batches``: ``{"loss", "accuracy"}``, means over the epoch's real tokens."""
+        loss_sum, tokens, correct = 0.0, 0, 0
+        bar = self.progress(len(batches), epoch) if self.progress is not None else None
+        try:
+            for index, batch in enumerate(batches):
+                step_loss_sum, step_tokens, step_correct = self.step(batch, epoch, index)
+                loss_sum, tokens, correct = loss_sum + step_loss_sum, tokens + step_tokens, correct + step_correct
+                if bar is not None:
+                    bar.update(1, loss=loss_sum / max(tokens, 1))
+        finally:
+            if bar is not None:
+                bar.close()
+        return {"loss": loss_sum / max(tokens, 1), "accuracy": correct / max(tokens, 1)}
+
+    def step(self, batch, epoch: int, index: int) -> tuple:
+        """One optimiser step on ``batch``: ``(loss * n, n, correct)``, n its real tokens (all ranks' in sum)."""
+        self.run.model.zero_grad()
+        if self.run.world.size == 1:
+            loss_sum, tokens, correct = self.local_gradients(batch, epoch, index)
+        else:
+            loss_sum, tokens, correct = self.shared_gradients(batch, epoch, index)
+        if self.clip is not None:
+            norm = clip_grad_norm(self.params, self.clip)
+            if not _finite(norm):  # the same norm on every rank, so every rank stops here
+                raise together(diverged(self.run, "gradient norm", norm, epoch, index))
+        self.run.optimizer.step()
+        return loss_sum, tokens, correct
+
+    def local_gradients(self, batch, epoch: int, index: int) -> tuple:
+        """Forward and backward on this process's batch: p.grad of its mean loss; ``(loss * n, n, correct)``."""
+        fields = on_device(unpack_batch(batch, self.run.task), self.backend)
+        if batch_size(fields, self.run.task) == 0:
+            return 0.0, 0, 0  # a rank's empty share of a small global batch: no tokens, no gradient
+        logits, targets = forward(self.run.model, fields, self.run.task)
+        if not bool(get_array_module(logits).isfinite(logits).all()):
+            raise diverged(self.run, "logits", "NaN or inf", epoch, index)
+        loss = self.criterion(logits, targets)
+        if not _finite(loss):
+            raise diverged(self.run, "loss", loss, epoch, index)
+        self.run.model.backward(self.criterion.backward())
+        correct, tokens = token_counts(logits, targets, self.pad_id)
+        return loss * tokens, tokens, correct
+
+    def shared_gradients(self, batch, epoch: int, index: int) -> tuple:
+        """``local_gradients`` on this rank's share, then the token-weighted allreduce (distributed.py).
+
+        A failure on any rank travels as a flag in the same buffer, so every rank learns
+        of it at this step and stops with the failing rank's reason (``check_all``).
+        """
+        error, (loss_sum, tokens, correct) = None, (0.0, 0, 0)
+        try:
+            loss_sum, tokens, correct = self.local_gradients(batch, epoch, index)
+        except Exception as err:
+            error, tokens = err, 0  # send nothing but the flag
+        reduced = allreduce_gradients(self.params, weight=tokens, world=self.run.world,
+                                      extras=(loss_sum, correct, error is not None))
+        loss_sum, correct, failures = reduced.extras
+        if failures:
+            check_all(self.run.world, error, f" at epoch {epoch}, batch {index + 1}")
+        return loss_sum, int(round(reduced.total_weight)), int(round(correct))
 
 
-# --------------------------------------------------------------------------- fit
+# =========================================================================== validation
 
 
-def _resume_path(resume, checkpoint_dir):
-    if resume in (None, False):
-        return None
-    if resume is True:
-        if checkpoint_dir is None:
-            raise ValueError("fit(resume=True) needs checkpoint_dir (it resumes from checkpoint_dir/last.npz)")
-        path = os.path.join(checkpoint_dir, "last.npz")
-        return path if os.path.exists(path) else None
-    return os.fspath(resume)
+def validate(model, val_batches, evaluate_options: dict, val_metrics=None) -> dict:
+    """The ``val_*`` values of one epoch: ``evaluate`` on ``val_batches``, then ``val_metrics(model)``.
+
+    ``val_metrics`` runs in inference mode and must return ``{name: number}``; its names
+    go into the record as they are (``"val_bleu"``), so they must not clash with fit's own.
+    """
+    record = {}
+    if val_batches is not None:
+        scores = evaluate(model, val_batches, **evaluate_options)
+        record.update({f"val_{key}": value for key, value in scores.items()})
+    if val_metrics is not None:
+        with inference_mode(model):
+            extra = val_metrics(model)
+        record.update(_checked_metrics(extra, record))
+    return record
+
+
+_OWN_KEYS = ("epoch", "loss", "accuracy", "lr", "time")
+
+
+def _checked_metrics(extra, record: dict) -> dict:
+    if not isinstance(extra, dict):
+        raise TypeError(f"fit: val_metrics(model) must return a dict of name -> number, got {type(extra).__name__}")
+    out = {}
+    for key, value in extra.items():
+        if not isinstance(key, str) or key in _OWN_KEYS or key in record:
+            raise ValueError(f"fit: val_metrics returned the key {key!r}, which is not a new name "
+                             f"(fit records {', '.join(_OWN_KEYS + tuple(record))} itself)")
+        if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+            raise TypeError(f"fit: val_metrics returned {key}={value!r}; values must be numbers")
+        out[key] = float(value)
+    return out
+
+
+# =========================================================================== fit
+
+
+def _check_arguments(task, optimizer, epochs, patience, clip, progress, val_metrics, callback) -> tuple:
+    """Every argument checked up front (before any epoch runs); ``(epochs, patience, clip)`` normalised."""
+    check_choice(task, TASKS, "fit", "task")
+    if optimizer is None:
+        raise ValueError("fit needs an optimizer, e.g. minirnn.optim.Adam(model.parameters(), lr=1e-3)")
+    epochs = check_nonnegative_int(epochs, "fit", "epochs")
+    if patience is not None:
+        patience = check_positive_int(patience, "fit", "patience (or None)")
+    if clip is not None:
+        clip = check_positive_float(clip, "fit", "clip (or None)")
+    if progress is not None and not isinstance(progress, bool) and not callable(progress):
+        raise TypeError(f"fit: progress must be a callable progress(total_batches, epoch) or None, "
+                        f"got {type(progress).__name__}")
+    for name, value in (("val_metrics", val_metrics), ("callback", callback)):
+        if value is not None and not callable(value):
+            raise TypeError(f"fit: {name} must be callable or None, got {type(value).__name__}")
+    return epochs, patience, clip
 
 
 def _vocab_ids(vocabs, bos_id, eos_id):
@@ -198,6 +262,12 @@ def _vocab_ids(vocabs, bos_id, eos_id):
         bos_id = getattr(tgt, "bos_id", bos_id) if bos_id is None else bos_id
         eos_id = getattr(tgt, "eos_id", eos_id) if eos_id is None else eos_id
     return bos_id, eos_id
+
+
+def _default_monitor(has_validation: bool, decodes: bool) -> str:
+    if not has_validation:
+        return "loss"
+    return "val_exact_match" if decodes else "val_accuracy"
 
 
 def fit(
@@ -224,8 +294,11 @@ def fit(
     resume=None,
     seed: int | None = 0,
     shuffle: bool = True,
-    progress: bool = True,
+    progress=None,
     callback=None,
+    val_metrics=None,
+    world=None,
+    class_weight=None,
 ) -> History:
     """Train ``model`` for ``epochs`` epochs and return the per-epoch ``History``.
 
@@ -244,153 +317,155 @@ def fit(
     scheduler       an LR scheduler, stepped once per epoch
     bos_id, eos_id  for greedy decoding; taken from ``vocabs["tgt"]`` when not given
     patience        stop after this many epochs without improvement of ``monitor``
-    monitor         the history key watched for early stopping and ``best.npz``:
+    monitor         the record key watched for early stopping and ``best.npz``:
                     default "val_exact_match" (seq2seq), "val_accuracy" (classify),
-                    or "loss" without validation; "*loss" keys are minimised
+                    or "loss" without validation; keys ending in "loss" are minimised,
+                    every other key (accuracy, BLEU) maximised
     checkpoint_dir  writes ``last.npz`` after every epoch and ``best.npz`` when the
                     monitored value improves (``minirnn.io`` format)
     resume          a checkpoint path, or True for ``checkpoint_dir/last.npz`` (if any)
+    progress        ``progress(total_batches, epoch)`` -> a bar with ``update(n, **postfix)``
+                    and ``close()``, called once per epoch (``minirnn.cli.common.tqdm_progress``
+                    draws a tqdm bar); None or a bool: no bar (fit itself never prints)
     callback        ``callback(record, history)`` after each epoch, ``record`` the epoch's
                     values; returning True stops training
+    val_metrics     ``val_metrics(model) -> {name: number}``, run in inference mode after
+                    validation each epoch; its names ("val_bleu") join the record and
+                    can be the ``monitor``
+    world           a ``minirnn.distributed.World`` (``distributed.init()``) for
+                    data-parallel training under ``mpirun``; None: this process alone
+    class_weight    (C,) weights of the training loss (``CrossEntropyLoss(weight=)``,
+                    e.g. ``balanced_class_weights``); the recorded ``loss`` is then the
+                    weighted one, while ``val_loss`` stays the plain cross-entropy
     ==============  ===================================================================
+
+    Distributed (``world.size`` K > 1; every rank calls fit with the same arguments): a
+    BucketIterator is sharded (``it.shard(rank, K)``), so each step the K ranks together
+    see the global batch one process would see; other batch sources must already be
+    this rank's share, with as many batches on every rank. Rank 0's weights are
+    broadcast at the start; every step sums the token-weighted gradients in one
+    allreduce (``distributed.allreduce_gradients``), so the ranks stay identical. Only
+    rank 0 draws progress, validates (the record is broadcast), writes checkpoints and
+    calls ``callback`` (which must not change the model); every rank resumes from the
+    same checkpoint and returns the same History. A failure on any rank stops every
+    rank with that rank's reason (``distributed.RankFailed`` on the others).
     """
-    check_choice(task, TASKS, "fit", "task")
-    if optimizer is None:
-        raise ValueError("fit needs an optimizer, e.g. minirnn.optim.Adam(model.parameters(), lr=1e-3)")
-    epochs = check_nonnegative_int(epochs, "fit", "epochs")
-    if patience is not None:
-        patience = check_positive_int(patience, "fit", "patience (or None)")
-    if clip is not None:
-        clip = check_positive_float(clip, "fit", "clip (or None)")
+    epochs, patience, clip = _check_arguments(task, optimizer, epochs, patience, clip, progress, val_metrics,
+                                              callback)
+    world = SINGLE if world is None else world
     bos_id, eos_id = _vocab_ids(vocabs, bos_id, eos_id)
-    if monitor is None:
-        if val_batches is None:
-            monitor = "loss"
-        elif task == "seq2seq" and exact_match and bos_id is not None and eos_id is not None:
-            monitor = "val_exact_match"
-        else:
-            monitor = "val_accuracy"
-    minimize = monitor.endswith("loss")
-    from tqdm.auto import tqdm
-
-    criterion = CrossEntropyLoss(ignore_index=pad_id if task == "seq2seq" else -100, label_smoothing=label_smoothing)
-    params = model.parameters()
-    backend = backend_of(params[0].data)
-    order_rng = np.random.default_rng(seed)
+    decodes = task == "seq2seq" and exact_match and bos_id is not None and eos_id is not None
+    stopper = EarlyStopping(monitor or _default_monitor(val_batches is not None, decodes), patience)
     history = History()
-    best_value, best_epoch, bad_epochs, start_epoch = None, None, 0, 1
-    if seed is not None:
-        manual_seed(seed)
-
-    path = _resume_path(resume, checkpoint_dir)
-    if path is not None:
-        ckpt = load_checkpoint(path)
-        model.load_state_dict(ckpt.model.state_dict())
-        if ckpt.optimizer_state is not None:
-            ckpt.restore_optimizer(optimizer)
-        state = ckpt.extra.get("fit", {})
-        if scheduler is not None and state.get("scheduler") is not None:
-            scheduler.load_state_dict(state["scheduler"])
-        for key, values in ckpt.history.items():
-            history[key] = list(values)
-        best_value, best_epoch = state.get("best_value"), state.get("best_epoch")
-        bad_epochs = state.get("bad_epochs", 0)
-        start_epoch = int(ckpt.epoch or 0) + 1
-        if "global" in ckpt.rng:
-            get_rng().bit_generator.state = ckpt.rng["global"]
-        if "order" in ckpt.rng:
-            order_rng.bit_generator.state = ckpt.rng["order"]
-        if state.get("stopped_early"):
-            start_epoch = epochs + 1  # an early-stopped run stays stopped
-            history.stopped_early, history.stop_reason = True, state.get("stop_reason", "")
-
-    last_path = None if checkpoint_dir is None else os.path.join(checkpoint_dir, "last.npz")
     history.checkpoint_dir = checkpoint_dir
-    history.best_epoch, history.best_value = best_epoch, best_value
+    run = RunState(model, optimizer, history, stopper, np.random.default_rng(seed), task, scheduler, vocabs, extra,
+                   checkpoint_dir, world)
+    evaluate_options = {"task": task, "pad_id": pad_id, "bos_id": bos_id, "eos_id": eos_id,
+                        "exact_match": exact_match, "max_decode_len": max_decode_len}
+    runner = EpochRunner(run, clip, pad_id, label_smoothing, progress if callable(progress) else None, class_weight)
+    loop = _Loop(run, runner, _shard(train_batches, world), shuffle,
+                 lambda: validate(model, val_batches, evaluate_options, val_metrics), callback)
+    if world.size == 1:
+        return loop(epochs, resume, seed)
+    try:
+        return loop(epochs, resume, seed)
+    except BaseException as err:
+        if not stopped_together(err):  # one rank alone: the others would wait for it forever
+            abort(world, err)
+        raise
 
-    def diverged(what, epoch, batch_index, value):
-        model.clear_caches()
-        good = last_path if last_path and os.path.exists(last_path) else None
-        where = (f"the last good checkpoint is {good} (epoch {history['epoch'][-1]})" if good and history.get("epoch")
-                 else "no checkpoint was written yet")
-        return TrainingDiverged(
-            f"training diverged: the {what} became {value} at epoch {epoch}, batch {batch_index + 1}; {where}. "
-            "Try a lower learning rate or gradient clipping (clip=1.0)."
-        )
 
-    model.train()
-    for epoch in range(start_epoch, epochs + 1):
-        started = time.perf_counter()
-        batches = _batches_for_epoch(train_batches, epoch, order_rng, shuffle)
-        loss_sum, tokens, correct = 0.0, 0, 0
-        bar = tqdm(total=len(batches), desc=f"epoch {epoch}/{epochs}", file=sys.stderr, leave=False,
-                   disable=not progress, dynamic_ncols=True)
-        try:
-            for index, batch in enumerate(batches):
-                fields = _on_device(unpack_batch(batch, task), backend)
-                model.zero_grad()
-                logits, targets = _forward(model, fields, task)
-                if not bool(get_array_module(logits).isfinite(logits).all()):
-                    raise diverged("logits", epoch, index, "NaN or inf")
-                loss = criterion(logits, targets)
-                if not _finite(loss):
-                    raise diverged("loss", epoch, index, loss)
-                model.backward(criterion.backward())
-                if clip is not None:
-                    norm = clip_grad_norm(params, clip)
-                    if not _finite(norm):
-                        raise diverged("gradient norm", epoch, index, norm)
-                optimizer.step()
-                c, n = token_counts(logits, targets, pad_id if task == "seq2seq" else None)
-                loss_sum, tokens, correct = loss_sum + loss * n, tokens + n, correct + c
-                bar.update(1)
-                bar.set_postfix(loss=f"{loss_sum / max(tokens, 1):.4f}", refresh=False)
-        finally:
-            bar.close()
+def _shard(train_batches, world):
+    """A BucketIterator's share for this rank; other batch sources are taken as this rank's share already."""
+    if world.size == 1 or not hasattr(train_batches, "shard"):
+        return train_batches
+    if getattr(train_batches, "num_shards", 1) == 1:
+        return train_batches.shard(world.rank, world.size)
+    if train_batches.num_shards != world.size:
+        raise ValueError(f"fit: train_batches is sharded {train_batches.num_shards} ways but the world has "
+                         f"{world.size} ranks; pass the global iterator and fit shards it")
+    return train_batches
 
-        record = {"epoch": epoch, "loss": loss_sum / max(tokens, 1), "accuracy": correct / max(tokens, 1),
-                  "lr": float(optimizer.lr) if hasattr(optimizer, "lr") else None}
-        if val_batches is not None:
-            scores = evaluate(model, val_batches, task, pad_id, bos_id, eos_id, exact_match, max_decode_len)
-            record.update({f"val_{k}": v for k, v in scores.items()})
-        if scheduler is not None:
-            scheduler.step()
+
+def _rank_seed(seed: int, rank: int) -> int:
+    """Rank 0 keeps ``seed`` (one process runs as before); the others get their own dropout streams."""
+    return seed if rank == 0 else int(np.random.SeedSequence([seed, rank]).generate_state(1)[0])
+
+
+class _Loop:
+    """The epochs of one ``fit`` call: start (seed, resume), then train, validate, record, save, repeat."""
+
+    def __init__(self, run: RunState, runner: EpochRunner, train_batches, shuffle: bool, validation, callback):
+        self.run, self.runner, self.train_batches, self.shuffle = run, runner, train_batches, shuffle
+        self.validation, self.callback = validation, callback
+
+    def __call__(self, epochs: int, resume, seed) -> History:
+        run, world = self.run, self.run.world
+        start = self.start(resume, seed, epochs)
+        run.model.train()
+        for epoch in range(start, epochs + 1):
+            started = time.perf_counter()
+            record = {"epoch": epoch, **self.runner(self.batches(epoch), epoch),
+                      "lr": float(run.optimizer.lr) if hasattr(run.optimizer, "lr") else None}
+            if run.scheduler is not None:
+                run.scheduler.step()
+            record = run_on_root(world, lambda r=record, t=started: self.finish_record(r, t),
+                                 f" validating epoch {epoch}")
+            run.history.append(record)
+            improved = run.stopper.update(record)
+            _sync_history(run.history, run.stopper)
+            if self.end_epoch(epoch, record, improved):
+                run.history.stop_reason = run.history.stop_reason or "stopped by the callback"
+                break
+            if run.stopper.stopped:
+                break
+        return run.history
+
+    def start(self, resume, seed, epochs: int) -> int:
+        """Seed, resume when asked, give every rank rank 0's weights; the first epoch to run."""
+        run, world = self.run, self.run.world
+        if seed is not None:
+            manual_seed(_rank_seed(seed, world.rank))
+        path = run_on_root(world, lambda: run.resume_path(resume), " looking for the checkpoint to resume")
+        start = 1 if path is None else run_together(world, lambda: run.restore(path, world.rank),
+                                                     f" resuming from {path}")
+        broadcast_parameters(run.model, world=world)
+        _sync_history(run.history, run.stopper)
+        return epochs + 1 if run.stopper.stopped else start  # an early-stopped run stays stopped
+
+    def batches(self, epoch: int) -> list:
+        """This rank's batches of ``epoch``; every rank must have as many (each step is collective)."""
+        world = self.run.world
+        batches = run_together(world, lambda: batches_for_epoch(self.train_batches, epoch, self.run.order_rng,
+                                                                self.shuffle), f" preparing epoch {epoch}")
+        counts = world.allgather(len(batches))
+        if len(set(counts)) > 1:
+            raise together(ValueError(
+                f"fit: the ranks have different numbers of batches in epoch {epoch} (rank by rank: {counts}); "
+                "give fit the global BucketIterator (it shards it) or the same number of batches on every rank"))
+        return batches
+
+    def finish_record(self, record: dict, started: float) -> dict:
+        """Rank 0: the validation values and the epoch's time (broadcast to every rank by ``run_on_root``)."""
+        record = dict(record, **self.validation())
         record["time"] = time.perf_counter() - started
-        for key, value in record.items():
-            history.setdefault(key, []).append(value)
+        return record
 
-        if monitor not in record:
-            raise ValueError(f"fit: monitor={monitor!r} is not a value fit records; this run records "
-                             f"{', '.join(k for k in record if k not in ('epoch', 'time'))}")
-        value = record[monitor]
-        improved = value is not None and (
-            best_value is None or (value < best_value if minimize else value > best_value)
-        )
-        if improved:
-            best_value, best_epoch, bad_epochs = value, epoch, 0
-        else:
-            bad_epochs += 1
-        history.best_epoch, history.best_value = best_epoch, best_value
-        stop = patience is not None and bad_epochs >= patience
-        if stop:
-            history.stopped_early = True
-            history.stop_reason = f"no improvement of {monitor} for {patience} epochs (best {best_value:.4f} " \
-                                  f"at epoch {best_epoch})"
+    def end_epoch(self, epoch: int, record: dict, improved: bool) -> bool:
+        """Rank 0 writes the checkpoints and calls the callback; True when the callback asks to stop."""
+        run, world = self.run, self.run.world
+        states = world.gather(get_rng().bit_generator.state) if run.checkpoint_dir is not None else None
 
-        if checkpoint_dir is not None:
-            fit_state = {"best_value": best_value, "best_epoch": best_epoch, "bad_epochs": bad_epochs,
-                         "monitor": monitor, "task": task, "stopped_early": stop, "stop_reason": history.stop_reason,
-                         "scheduler": scheduler.state_dict() if scheduler is not None else None}
-            rng = {"global": get_rng().bit_generator.state, "order": order_rng.bit_generator.state}
-            meta = dict(extra or {}, fit=fit_state)
-            save_checkpoint(last_path, model, optimizer, vocabs, epoch, dict(history), meta, rng)
-            if improved:
-                save_checkpoint(os.path.join(checkpoint_dir, "best.npz"), model, optimizer, vocabs, epoch,
-                                dict(history), meta, rng)
+        def on_root():
+            if run.checkpoint_dir is not None:
+                run.other_rng = {f"global_rank{rank}": state for rank, state in enumerate(states) if rank}
+                run.save(epoch, improved)
+            return bool(self.callback is not None and self.callback(record, run.history))
 
-        if callback is not None and callback(record, history):
-            history.stop_reason = history.stop_reason or "stopped by the callback"
-            break
-        if stop:
-            break
-    return history
+        return run_on_root(world, on_root, f" saving epoch {epoch}")
+
+
+def _sync_history(history: History, stopper: EarlyStopping) -> None:
+    """Mirror the early-stopping facts onto the returned History."""
+    history.best_epoch, history.best_value = stopper.best_epoch, stopper.best_value
+    history.stopped_early, history.stop_reason = stopper.stopped, stopper.reason

@@ -88,3 +88,37 @@ def save_history_png(path, history: dict, title: str = "training") -> str:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return os.fspath(path)
+
+
+def save_confusion_png(path, report, title: str = "confusion matrix") -> str:
+    """A classifier's confusion matrix as a PNG: rows true class, columns predicted class.
+
+    Colour is each row's share (the recall of the true class, so a rare class is as
+    visible as a common one); the cells carry the counts when there are at most 25
+    classes. ``report`` is a ``ClassificationReport`` (its ``confusion`` and ``classes``).
+    """
+    plt = _pyplot()
+    counts = np.asarray(report.confusion, dtype=np.int64)
+    names = [str(c) for c in report.classes]
+    totals = counts.sum(axis=1, keepdims=True)
+    shares = np.divide(counts, totals, out=np.zeros(counts.shape), where=totals > 0)
+    side = max(4.0, 0.45 * len(names) + 2.5)
+    fig, ax = plt.subplots(figsize=(side + 1.0, side))
+    image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    ax.set_xticks(range(len(names)), labels=names, rotation=45, ha="right")
+    ax.set_yticks(range(len(names)), labels=names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    if len(names) <= 25:
+        for i in range(len(names)):
+            for j in range(len(names)):
+                if counts[i, j]:
+                    ax.text(j, i, str(counts[i, j]), ha="center", va="center", fontsize=8,
+                            color="white" if shares[i, j] > 0.5 else "black")
+    ax.set_title(f"{title} (accuracy {report.accuracy:.1%}, macro-F1 {report.macro_f1:.3f})")
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="share of the true class")
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return os.fspath(path)
