@@ -14,8 +14,13 @@ How it measures:
 * Interleaved: each round times every case in minirnn, then in torch, ``--reps``
   times each and keeps the median; the reported time is the best round median over
   ``--rounds`` rounds, which filters out other load on the machine.
-* torch uses as many threads as NumPy's BLAS (``--threads``, default
-  ``OPENBLAS_NUM_THREADS`` or the CPU count).
+* torch and NumPy's BLAS get the same number of threads (``--threads``, default
+  ``OPENBLAS_NUM_THREADS`` or the CPU count). minirnn's per-step GEMMs may run on
+  fewer: ``minirnn.fast.threads`` picks 1 or all per shape by a short calibration,
+  and the run prints its choices.
+* On a machine shared with other jobs, ``--clock cpu --threads 1`` times each step
+  by the process's CPU seconds instead of the wall clock: other jobs then steal
+  time without counting it. Quote wall-clock figures from a quiet machine.
 * GFLOP/s counts the matmul work of the useful steps only (sum of lengths):
   forward 2 R G H (D + P) per layer and direction (+ 2 R H P for a projection), and
   backward twice that. "% peak" divides by the GFLOP/s of a 2048^3 float32
@@ -29,6 +34,15 @@ How it measures:
   RSS follows live memory. This counts every allocation, NumPy's and torch's alike
   (page-granular): the memory a step needs beyond its inputs and weights.
   ``--no-memory`` skips it.
+
+On CUDA (``--device cuda``): minirnn runs on CuPy (its fused step kernels come from
+``cupy.fuse``), torch on cuDNN, both in float32 with TF32 off (torch would otherwise
+let cuDNN use TF32 for the LSTM's matmuls, which CuPy does not). Each step is timed
+from a synchronised device to a synchronised device, so the host's launch overhead
+counts, as it does for a user. Warm-up runs three steps first (kernel compilation,
+cuDNN plans, memory pools). The peak is a 8192^3 float32 ``cupy.matmul``; memory is
+the peak device memory of a step: torch's ``max_memory_allocated`` and CuPy's
+memory pool (``total_bytes`` after the step, which the pool holds on to).
 """
 
 from __future__ import annotations
@@ -98,6 +112,8 @@ def build(case, library, device="cpu", seed=0):
     dout = rng.standard_normal((steps, batch, hidden * (2 if bi else 1))).astype(np.float32)
     lengths = make_lengths(batch, steps) if packed else None
     if library == "torch":
+        torch.backends.cudnn.allow_tf32 = False  # float32 means float32 on both sides
+        torch.backends.cuda.matmul.allow_tf32 = False
         dev = torch.device(device)
         model = reference.to(dev)
         xt = torch.tensor(x, device=dev, requires_grad=True)
@@ -137,24 +153,59 @@ def build(case, library, device="cpu", seed=0):
     return step, sync
 
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+clock = CLOCKS["wall"]
+
+
 def time_median(step, sync, reps):
     times = []
     for _ in range(reps):
         sync()
-        start = time.perf_counter()
+        start = clock()
         step()
         sync()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
-def peak_gemm_gflops(size=2048, reps=10):
+def peak_gemm_gflops(device="cpu", reps=10):
+    """Best-of-``reps`` float32 GEMM rate: 2048^3 np.matmul, or 8192^3 cupy.matmul on CUDA."""
+    size = 2048 if device == "cpu" else 8192
+    xp = np if device == "cpu" else mr.backend.backend_module("cupy")
     rng = np.random.default_rng(0)
-    a = rng.standard_normal((size, size)).astype(np.float32)
-    b = rng.standard_normal((size, size)).astype(np.float32)
+    a = xp.asarray(rng.standard_normal((size, size)).astype(np.float32))
+    b = xp.asarray(rng.standard_normal((size, size)).astype(np.float32))
+    sync = (lambda: None) if device == "cpu" else xp.cuda.Device().synchronize
     a @ b
-    best = min(time_median(lambda: a @ b, lambda: None, 1) for _ in range(reps))
+    best = min(time_median(lambda: a @ b, sync, 1) for _ in range(reps))
     return 2 * size**3 / best / 1e9
+
+
+def fusion_report():
+    """Which step functions ran as one cupy.fuse kernel, and any that fell back unfused."""
+    from minirnn.fast import pointwise
+
+    table = pointwise.ops_for(mr.backend.backend_module("cupy"))
+    steps = vars(table).values()
+    fused = [s.fn.__name__ for s in steps if s.kernel is not None and s.error is None]
+    failed = [f"{s.fn.__name__}: {s.error!r}" for s in steps if s.error is not None]
+    return f"fused {', '.join(fused) or 'none'}" + (f"; FELL BACK {'; '.join(failed)}" if failed else "")
+
+
+def device_memory_mib(name, library):
+    """Peak device memory (MiB) of two fwd+bwd steps of one case on CUDA."""
+    import torch
+
+    step, sync = build(CASES[name], library, "cuda")
+    if library == "torch":
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        step(), step(), sync()
+        return torch.cuda.max_memory_allocated() / 2**20
+    pool = mr.backend.backend_module("cupy").get_default_memory_pool()
+    pool.free_all_blocks()
+    step(), step(), sync()
+    return pool.total_bytes() / 2**20
 
 
 def memory_in_subprocess(name, library, device):
@@ -201,6 +252,16 @@ def peak_rss_growth(fn):
         return (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
 
 
+def _blas_description():
+    """NumPy's BLAS as threadpoolctl sees it: library, version, kernel architecture, threads."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    return "; ".join(f"{i.get('internal_api')} {i.get('version')} {i.get('architecture')} x{i.get('num_threads')}"
+                     for i in threadpool_info() if i.get("user_api") == "blas")
+
+
 def environment(threads, device):
     import torch
 
@@ -215,62 +276,45 @@ def environment(threads, device):
         "cpu_count": os.cpu_count(),
         "threads": threads,
         "OPENBLAS_CORETYPE": os.environ.get("OPENBLAS_CORETYPE"),
+        "OPENBLAS_L2_SIZE": os.environ.get("OPENBLAS_L2_SIZE"),
         "OPENBLAS_NUM_THREADS": os.environ.get("OPENBLAS_NUM_THREADS"),
+        "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS"),
+        "blas": _blas_description(),
         "numpy": np.__version__,
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": device,
+        "clock": "wall" if clock is time.perf_counter else "cpu",
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
     if device == "cuda":
+        cupy = mr.backend.backend_module("cupy")
         env["gpu"] = torch.cuda.get_device_name(0)
-        env["cupy"] = mr.backend.backend_module("cupy").__version__
+        env["cupy"] = cupy.__version__
+        env["cuda_runtime"] = cupy.cuda.runtime.runtimeGetVersion()
+        env["torch_cuda"] = torch.version.cuda
+        env["cudnn"] = torch.backends.cudnn.version()
     return env
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--threads", type=int,
-                        default=int(os.environ.get("OPENBLAS_NUM_THREADS") or os.cpu_count() or 1))
-    parser.add_argument("--cases", nargs="*", default=None, help="a subset of case names")
-    parser.add_argument("--quick", action="store_true", help="3 cases, 2 rounds of 3: a smoke run")
-    parser.add_argument("--no-memory", action="store_true")
-    parser.add_argument("--json", metavar="PATH")
-    args = parser.parse_args(argv)
-    import torch
-
-    torch.set_num_threads(args.threads)
-    names = args.cases or (list(QUICK_CASES) if args.quick else list(CASES))
-    rounds, reps = (2, 3) if args.quick else (args.rounds, args.reps)
-    env = environment(args.threads, args.device)
-    peak = peak_gemm_gflops() if args.device == "cpu" else float("nan")
-    print("environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
-    print(f"peak float32 GEMM (2048^3 np.matmul): {peak:.0f} GFLOP/s")
-
+def measure(names, device, rounds, reps):
+    """{(case, library): best round median in seconds}, timed interleaved."""
     steps = {}
     for name in names:
         for library in ("minirnn", "torch"):
-            step, sync = build(CASES[name], library, args.device)
-            step()  # warm-up: compile kernels, fault in pages
-            step()
+            step, sync = build(CASES[name], library, device)
+            for _ in range(3):  # warm-up: compile kernels, calibrate threads, fault in pages
+                step()
             sync()
             steps[name, library] = (step, sync)
     best = {key: float("inf") for key in steps}
     for _ in range(rounds):
-        for name in names:
-            for library in ("minirnn", "torch"):
-                best[name, library] = min(best[name, library], time_median(*steps[name, library], reps))
-    memory = {}
-    peak = max(peak, peak_gemm_gflops()) if args.device == "cpu" else peak
-    print(f"peak float32 GEMM after the timings: {peak:.0f} GFLOP/s (used for % peak)")
-    if not args.no_memory:
-        for name in names:
-            for library in ("minirnn", "torch"):
-                memory[name, library] = memory_in_subprocess(name, library, args.device)
+        for key in steps:
+            best[key] = min(best[key], time_median(*steps[key], reps))
+    return best
 
+
+def print_table(names, best, memory, peak):
     header = f"{'case':<15}{'minirnn ms':>11}{'torch ms':>10}{'ratio':>7}{'GFLOP/s':>9}{'% peak':>8}"
     header += f"{'mem MiB':>9}{'torch MiB':>10}"
     print(header)
@@ -285,8 +329,58 @@ def main(argv=None):
         results.append(row)
         print(f"{name:<15}{row['minirnn_ms']:>11.1f}{row['torch_ms']:>10.1f}{row['ratio']:>7.2f}{gflops:>9.0f}"
               f"{row['peak_pct']:>7.0f}%{row['minirnn_mem_mib']:>9.1f}{row['torch_mem_mib']:>10.1f}")
+    return results
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--threads", type=int,
+                        default=int(os.environ.get("OPENBLAS_NUM_THREADS") or os.cpu_count() or 1))
+    parser.add_argument("--cases", nargs="*", default=None, help="a subset of case names")
+    parser.add_argument("--quick", action="store_true", help="3 cases, 2 rounds of 3: a smoke run")
+    parser.add_argument("--no-memory", action="store_true")
+    parser.add_argument("--json", metavar="PATH")
+    parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
+                        help="cpu: the process's CPU seconds, steadier on a loaded machine (use with --threads 1)")
+    args = parser.parse_args(argv)
+    import torch
+
+    from minirnn.fast import threads
+
+    global clock
+    clock = CLOCKS[args.clock]
+
+    from threadpoolctl import threadpool_limits
+
+    torch.set_num_threads(args.threads)
+    threadpool_limits(limits=args.threads, user_api="blas")  # NumPy's BLAS on the same threads as torch
+    names = args.cases or (list(QUICK_CASES) if args.quick else list(CASES))
+    rounds, reps = (2, 3) if args.quick else (args.rounds, args.reps)
+    env = environment(args.threads, args.device)
+    print("environment: " + ", ".join(f"{k}={v}" for k, v in env.items()))
+    gemm = "2048^3 np.matmul" if args.device == "cpu" else "8192^3 cupy.matmul"
+    peak = peak_gemm_gflops(args.device)
+    print(f"peak float32 GEMM ({gemm}): {peak:.0f} GFLOP/s")
+    best = measure(names, args.device, rounds, reps)
+    peak = max(peak, peak_gemm_gflops(args.device))
+    print(f"peak float32 GEMM after the timings: {peak:.0f} GFLOP/s (used for % peak)")
+    if args.device == "cpu":
+        print(f"per-step GEMM threads chosen by calibration (N, P, G*H, dtype, max): {threads.choices()}")
+    else:
+        print("fused step kernels: " + fusion_report())
+    memory = {}
+    if not args.no_memory:
+        for name in names:
+            for library in ("minirnn", "torch"):
+                memory[name, library] = (memory_in_subprocess(name, library, args.device) if args.device == "cpu"
+                                         else device_memory_mib(name, library))
+    results = print_table(names, best, memory, peak)
     if args.json:
         Path(args.json).write_text(json.dumps(dict(environment=env, peak_gemm_gflops=peak, rounds=rounds, reps=reps,
+                                                   step_threads={str(k): v for k, v in threads.choices().items()},
                                                    results=results), indent=2))
 
 

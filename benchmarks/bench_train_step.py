@@ -133,12 +133,12 @@ def torch_step_fn(settings, cell):
     return step
 
 
-def time_median(step, reps):
+def time_median(step, reps, clock=time.perf_counter):
     times = []
     for _ in range(reps):
-        start = time.perf_counter()
+        start = clock()
         step()
-        times.append(time.perf_counter() - start)
+        times.append(clock() - start)
     return statistics.median(times)
 
 
@@ -151,10 +151,15 @@ def main(argv=None):
                         default=int(os.environ.get("OPENBLAS_NUM_THREADS") or os.cpu_count() or 1))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", metavar="PATH")
+    parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                        help="cpu: the process's CPU seconds, steadier on a loaded machine (use with --threads 1)")
     args = parser.parse_args(argv)
+    clock = time.process_time if args.clock == "cpu" else time.perf_counter
     import torch
+    from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(args.threads)
+    threadpool_limits(limits=args.threads, user_api="blas")  # NumPy's BLAS on the same threads as torch
     rounds, reps = (2, 2) if args.quick else (args.rounds, args.reps)
     steps = {
         "minirnn": minirnn_step_fn(SETTINGS, args.cell),
@@ -166,9 +171,9 @@ def main(argv=None):
     best = dict.fromkeys(steps, float("inf"))
     for _ in range(rounds):
         for name, step in steps.items():
-            best[name] = min(best[name], time_median(step, reps))
+            best[name] = min(best[name], time_median(step, reps, clock))
     print(f"Seq2Seq train step ({args.cell}, bidirectional encoder, Bahdanau), settings {SETTINGS}")
-    print(f"threads={args.threads}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}, "
+    print(f"clock={args.clock}, threads={args.threads}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE')}, "
           f"numpy={np.__version__}, torch={torch.__version__}")
     for name, value in best.items():
         print(f"{name:<30}{value * 1e3:>9.1f} ms   ratio to torch {value / best['torch']:.2f}")

@@ -96,12 +96,23 @@ def backend_module(name: str | None = None):
 
 
 def get_array_module(*arrays):
-    """numpy or cupy, whichever the given arrays live on (numpy when none is a CuPy array)."""
+    """numpy or cupy, whichever the given arrays live on (numpy when none is a CuPy array).
+
+    With CuPy installed this is ``cupy.get_array_module``, which also answers cupy for
+    the traced arrays inside a ``cupy.fuse`` function (see ``fuse``).
+    """
     if _cupy is not None:
-        for a in arrays:
-            if isinstance(a, _cupy.ndarray):
-                return _cupy
+        return _cupy.get_array_module(*arrays)
     return np
+
+
+def fuse(fn):
+    """``cupy.fuse(fn)``: one CUDA kernel that runs the array expressions of ``fn``.
+
+    ``fn`` must be written with ``xp = get_array_module(...)``, so that the same
+    function runs unchanged on NumPy arrays. Requires CuPy and a visible GPU.
+    """
+    return _require_cupy().fuse(fn)
 
 
 def is_array(a) -> bool:

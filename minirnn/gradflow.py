@@ -36,10 +36,23 @@ dh_n (1, N, P) (or (1, P) unbatched), with P = proj_size or hidden_size.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from .backend import backend_of, get_array_module, is_array, np, to_device, to_numpy
-from .checks import check_array, check_finite, check_float, check_last_dim, check_rank, check_shape
+from .checks import (
+    check_array,
+    check_choice,
+    check_finite,
+    check_float,
+    check_last_dim,
+    check_nonnegative_int,
+    check_positive_float,
+    check_positive_int,
+    check_rank,
+    check_real,
+    check_shape,
+)
 from .functional.recurrent import cell_backward, recurrent_forward
 from .nn.rnn import GRU, LSTM, RNN, RNNBase
 
@@ -127,6 +140,19 @@ def _step_factor(mode, step_cache) -> float:
     return float((1 - h * h).mean() if mode == "rnn_tanh" else (h > 0).mean())
 
 
+def _frobenius_norms(grads):
+    """||g_t|| for each t of (T, N, P) host ``grads``, as float64 (T,).
+
+    Each step is divided by its largest |entry| before squaring, so a gradient of
+    1e200 has norm ~1e200 rather than sqrt(inf). A step holding inf or NaN keeps it.
+    """
+    magnitudes = np.abs(grads.reshape(len(grads), -1).astype(np.float64))  # (T, N*P)
+    peak = magnitudes.max(axis=1, initial=0.0)
+    scale = np.where(np.isfinite(peak) & (peak > 0), peak, 1.0)  # 0, inf and NaN need no scaling
+    with np.errstate(over="ignore", invalid="ignore"):  # a step holding NaN, or a norm past 1.8e308
+        return scale * np.sqrt(((magnitudes / scale[:, None]) ** 2).sum(axis=1))
+
+
 def trace_gradient_flow(layer, x, dh_n, hx=None) -> GradientFlow:
     """Every g_t = dL/dh_t of ``L = sum(h_n * dh_n)``, by minirnn's reference BPTT.
 
@@ -142,11 +168,14 @@ def trace_gradient_flow(layer, x, dh_n, hx=None) -> GradientFlow:
     steps = x.shape[0]
     grads = xp.empty((steps,) + dh.shape, dtype=dh.dtype)
     dc = None  # the state gradient after the last step: dh_n, and no dc_n (c_n is not in L)
-    for t in reversed(range(steps)):
-        grads[t] = dh  # g_t: everything that reaches h_t from the steps after t
-        _, dh, dc, _ = cell_backward(mode, dh, dc, cache.step_caches[t])
+    # An exploding gradient may overflow to inf (then inf * 0 = NaN): that is what is
+    # measured here, and the norms show it, so NumPy's warnings would only be noise.
+    with np.errstate(over="ignore", invalid="ignore"):
+        for t in reversed(range(steps)):
+            grads[t] = dh  # g_t: everything that reaches h_t from the steps after t
+            _, dh, dc, _ = cell_backward(mode, dh, dc, cache.step_caches[t])
     grads, dh0 = to_numpy(grads), to_numpy(dh)
-    norms = np.sqrt((grads.astype(np.float64) ** 2).sum(axis=(1, 2)))
+    norms = _frobenius_norms(grads)
     factors = np.array([_step_factor(mode, c) for c in cache.step_caches])
     if unbatched:
         grads, dh0 = grads[:, 0], dh0[0]
@@ -188,14 +217,41 @@ class FlowRun(NamedTuple):
 
     @property
     def ratio(self) -> float:
-        """||dL/dh_0|| / ||dL/dh_{T-1}||: what is left of the gradient after T - 1 steps back."""
-        return float(self.flow.norms[0] / self.flow.norms[-1])
+        """||dL/dh_0|| / ||dL/dh_{T-1}||: what is left of the gradient after T - 1 steps back.
+
+        0 where the gradient underflowed (float64 rounded it to exactly 0), inf or NaN
+        where it overflowed (``measured_from`` says at which step), NaN where dh_n is 0.
+        """
+        norms = self.flow.norms
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            return float(np.float64(norms[0]) / np.float64(norms[-1]))
+
+    @property
+    def measured_from(self) -> int:
+        """The first t of the stretch t..T-1 over which every ||g_t|| is finite and > 0.
+
+        0 while float64 held the gradient all the way back; otherwise, at step
+        ``measured_from - 1``, its norm underflowed to exactly 0 or overflowed to inf or
+        NaN. inf and NaN spread to every earlier step, and so does a 0 for the RNN and
+        the GRU, whose whole state is h; the LSTM's c path may still carry gradient to
+        earlier h_t. T when ||dh_n|| itself is 0 or not finite.
+        """
+        norms = self.flow.norms
+        lost = np.flatnonzero(~(np.isfinite(norms) & (norms > 0)))
+        return int(lost.max()) + 1 if lost.size else 0
 
     @property
     def per_step(self) -> float:
-        """The geometric mean of ||g_{t-1}|| / ||g_t||: the measured factor of one step back."""
-        steps = len(self.flow.norms) - 1
-        return self.ratio ** (1.0 / steps) if steps else 1.0
+        """The geometric mean of ||g_{t-1}|| / ||g_t||: the measured factor of one step back.
+
+        Taken over the steps float64 could measure (t >= ``measured_from``); NaN when it
+        measured none (the gradient left float64's range at the first step back).
+        """
+        norms, first = self.flow.norms, self.measured_from
+        span = len(norms) - 1 - first
+        if span > 0:  # in logs: the ratio of two finite norms may itself overflow
+            return math.exp((math.log(norms[first]) - math.log(norms[-1])) / span)
+        return 1.0 if first == 0 else float("nan")  # T = 1: no step back to measure
 
 
 def build_scaled_layer(cell, input_size, hidden_size, scale, gate_bias, rng):
@@ -208,15 +264,30 @@ def build_scaled_layer(cell, input_size, hidden_size, scale, gate_bias, rng):
     the ones the constructor drew, so the same ``rng`` state gives the same layer.
     """
     classes = {"rnn_tanh": RNN, "gru": GRU, "lstm": LSTM}
-    if cell not in classes:
-        raise ValueError(f"compare_gradient_flow cells must be among {', '.join(classes)}, got {cell!r}")
-    layer = classes[cell](input_size, hidden_size, dtype="float64")
+    layer = classes[check_choice(cell, tuple(classes), "build_scaled_layer", "cell")](
+        input_size, hidden_size, dtype="float64")
     bound = scale / np.sqrt(hidden_size)
     for p in layer.parameters():
         p.data[...] = to_device(rng.uniform(-bound, bound, size=p.shape), backend_of(p.data))
     if cell in ("gru", "lstm"):
         layer.bias_ih_l0.data[hidden_size : 2 * hidden_size] += gate_bias
     return layer
+
+
+def _check_experiment(cells, scales, steps, batch, input_size, hidden_size, gate_bias, seed):
+    """``compare_gradient_flow``'s arguments, checked and in their canonical types."""
+    where = "compare_gradient_flow"
+    for what, values in (("cells", cells), ("scales", scales)):
+        if isinstance(values, str) or not hasattr(values, "__iter__"):
+            raise TypeError(f"{where} expects {what} to be a list or tuple, got {values!r} "
+                            f"({type(values).__name__})")
+    cells = tuple(check_choice(cell, tuple(CELLS), where, f"cells[{i}]") for i, cell in enumerate(cells))
+    scales = tuple(check_positive_float(k, where, f"scales[{i}]") for i, k in enumerate(scales))
+    if not cells or not scales:
+        raise ValueError(f"{where} expects at least one cell and one scale, got cells={cells}, scales={scales}")
+    sizes = tuple(check_positive_int(value, where, what) for what, value in (
+        ("steps", steps), ("batch", batch), ("input_size", input_size), ("hidden_size", hidden_size)))
+    return cells, scales, sizes, check_real(gate_bias, where, "gate_bias"), check_nonnegative_int(seed, where, "seed")
 
 
 def compare_gradient_flow(cells=tuple(CELLS), scales=(1.0, 4.0), steps=100, batch=8, input_size=16,
@@ -230,12 +301,9 @@ def compare_gradient_flow(cells=tuple(CELLS), scales=(1.0, 4.0), steps=100, batc
     backend (NumPy or CuPy). Returns one ``FlowRun`` per scale and cell, scales
     outer.
     """
-    for label, value in (("steps", steps), ("batch", batch), ("input_size", input_size),
-                         ("hidden_size", hidden_size)):
-        if int(value) != value or value < 1:
-            raise ValueError(f"compare_gradient_flow expects {label} to be a positive integer, got {value!r}")
-    if any(not np.isfinite(k) or k <= 0 for k in scales):
-        raise ValueError(f"compare_gradient_flow expects positive weight scales, got {list(scales)}")
+    cells, scales, sizes, gate_bias, seed = _check_experiment(cells, scales, steps, batch, input_size, hidden_size,
+                                                              gate_bias, seed)
+    steps, batch, input_size, hidden_size = sizes
     data = np.random.default_rng(seed)
     x = data.standard_normal((steps, batch, input_size))
     dh_n = data.standard_normal((1, batch, hidden_size))

@@ -2,21 +2,25 @@
 
 Runs through the ``xp`` fixture (tests/conftest.py): always on NumPy, and on CuPy
 where a GPU is visible (skipped cleanly elsewhere). On CuPy this covers the fused
-kernels of ``minirnn.fast.cuda_kernels``: first each kernel against the unfused
-step functions of ``minirnn.fast.pointwise`` on the same device arrays, then whole
-layers (forward, final states, dx, dstate0, every parameter gradient) against the
-NumPy reference path. Everywhere, the kernels' bodies also run through a small
-NumPy emulator of ``ElementwiseKernel``, so their math and argument order are
-checked on machines without a GPU.
+kernels (``cupy.fuse`` of the step functions in ``minirnn.fast.pointwise``): first
+each kernel against the same function run by NumPy on the host, then whole layers
+(forward, final states, dx, dstate0, every parameter gradient) against the NumPy
+reference path.
+
+There is no CUDA C source in minirnn to emulate: the CuPy kernels are compiled from
+the very Python functions that NumPy runs, and the tests below check that on any
+machine (the fused table wraps those functions themselves; the fast loop runs
+through that table and still equals the reference; a fusion failure falls back to
+the same function). A test also keeps C kernel text from coming back unnoticed.
 """
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import re
-import types
+import warnings
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -30,76 +34,122 @@ from minirnn.fast import recurrent as fast_recurrent
 T, N, D, H, PROJ = 5, 4, 3, 6, 2
 RAGGED = np.array([5, 2, 4, 1])
 
-
-def _random(xp, rng, shape, dtype=np.float64):
-    return xp.asarray(rng.standard_normal(shape).astype(dtype))
-
-
-def _assert_close(a, b, tol):
-    np.testing.assert_allclose(to_numpy(a), to_numpy(b), rtol=tol, atol=tol)
-
-
-# ------------------------------------------------------------------ kernels vs unfused step functions
-
-
-@pytest.mark.parametrize("nonlinearity", ("tanh", "relu"))
-def test_rnn_step_kernels(xp, rng, nonlinearity):
-    ops = fast_recurrent._ops(xp)
-    h, x_part = _random(xp, rng, (N, H)), _random(xp, rng, (N, H))
-    want = h.copy()
-    pointwise.rnn_step_forward(want, x_part, nonlinearity)
-    ops.rnn_step_forward(h, x_part, nonlinearity)
-    _assert_close(h, want, 1e-12)
-    dh = _random(xp, rng, (N, H))
-    da, da_want = xp.empty_like(h), xp.empty_like(h)
-    pointwise.rnn_step_backward(da_want, dh, h, nonlinearity, xp.empty_like(h))
-    ops.rnn_step_backward(da, dh, h, nonlinearity, xp.empty_like(h))
-    _assert_close(da, da_want, 1e-12)
+# the arguments of each step function: "g" a gate block (N, H), "b" a bias (H,), "a" an
+# activation in (0, 1) so that sigmoid-style derivatives see realistic values
+STEP_ARGUMENTS = {
+    "rnn_tanh_forward": "gg",
+    "rnn_relu_forward": "gg",
+    "rnn_tanh_backward": "ga",
+    "rnn_relu_backward": "gg",
+    "lstm_forward": "ggggg",
+    "lstm_backward": "ggaaaaga",
+    "gru_forward": "ggggbg",
+    "gru_backward": "gaaagg",
+}
 
 
-def test_lstm_step_kernels(xp, rng):
-    ops = fast_recurrent._ops(xp)
-    gates, hh, c_prev = _random(xp, rng, (N, 4 * H)), _random(xp, rng, (N, 4 * H)), _random(xp, rng, (N, H))
-    results = []
-    for fn in (pointwise.lstm_step_forward, ops.lstm_step_forward):
-        g, c, tanh_c, m = gates.copy(), xp.empty_like(c_prev), xp.empty_like(c_prev), xp.empty_like(c_prev)
-        fn(g, hh, c_prev, c, tanh_c, m, None)
-        results.append((g, c, tanh_c, m))
-    for a, b in zip(*results):
-        _assert_close(a, b, 1e-12)
-    activations, _, tanh_c, _ = results[0]
-    dm, dc = _random(xp, rng, (N, H)), _random(xp, rng, (N, H))
-    scratch = (xp.empty((N, 4 * H)), xp.empty((N, 4 * H)), xp.empty((N, H)))
-    results = []
-    for fn in (pointwise.lstm_step_backward, ops.lstm_step_backward):
-        g, dc_step = activations.copy(), dc.copy()
-        fn(g, dm, tanh_c, c_prev, dc_step, scratch)
-        results.append((g, dc_step))
-    for a, b in zip(*results):
-        _assert_close(a, b, 1e-12)
+def _step_arguments(name, rng, dtype=np.float64):
+    shapes = {"g": (N, H), "a": (N, H), "b": (H,)}
+    args = []
+    for kind in STEP_ARGUMENTS[name]:
+        a = rng.uniform(0.05, 0.95, shapes[kind]) if kind == "a" else rng.standard_normal(shapes[kind])
+        args.append(a.astype(dtype))
+    return args
 
 
-@pytest.mark.parametrize("bias", (True, False))
-def test_gru_step_kernels(xp, rng, bias):
-    ops = fast_recurrent._ops(xp)
-    gates, gh, h_prev = _random(xp, rng, (N, 3 * H)), _random(xp, rng, (N, 3 * H)), _random(xp, rng, (N, H))
-    b_hn = _random(xp, rng, (H,)) if bias else None
-    results = []
-    for fn in (pointwise.gru_step_forward, ops.gru_step_forward):
-        g, hid, h = gates.copy(), gh.copy(), xp.empty_like(h_prev)
-        fn(g, hid, b_hn, h_prev, h, xp.empty((N, H)))
-        results.append((g, hid, h))
-    for a, b in zip(*results):
-        _assert_close(a, b, 1e-12)
-    activations, hidden_part, _ = results[0]
-    dh = _random(xp, rng, (N, H))
-    results = []
-    for fn in (pointwise.gru_step_backward, ops.gru_step_backward):
-        g, hid, dh_z = activations.copy(), hidden_part.copy(), xp.empty_like(dh)
-        fn(g, hid, dh, h_prev, dh_z, (xp.empty((N, H)), xp.empty((N, 2 * H))))
-        results.append((g, hid, dh_z))
-    for a, b in zip(*results):
-        _assert_close(a, b, 1e-12)
+def _as_tuple(result):
+    return result if isinstance(result, tuple) else (result,)
+
+
+def test_every_step_function_has_arguments():
+    assert set(STEP_ARGUMENTS) == {fn.__name__ for fn in pointwise.STEP_FUNCTIONS}
+
+
+# ------------------------------------------------------------------ the step functions on each backend
+
+
+@pytest.mark.parametrize("name", sorted(STEP_ARGUMENTS))
+def test_step_function_on_backend_equals_numpy(xp, rng, name):
+    """ops_for(xp) (fused on CuPy) on device arrays equals the plain function on the host."""
+    host_args = _step_arguments(name, rng)
+    want = _as_tuple(getattr(pointwise, name)(*host_args))
+    got = _as_tuple(getattr(pointwise.ops_for(xp), name)(*(xp.asarray(a) for a in host_args)))
+    assert len(got) == len(want)
+    for a, b in zip(got, want):
+        assert a.dtype == b.dtype
+        np.testing.assert_allclose(to_numpy(a), b, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", (np.float32, np.float16))
+@pytest.mark.parametrize("name", sorted(STEP_ARGUMENTS))
+def test_step_functions_never_upcast(xp, rng, name, dtype):
+    """The Python constants in the step functions (0.5, 1, 0) keep float32 float32."""
+    args = [xp.asarray(a) for a in _step_arguments(name, rng, dtype)]
+    for out in _as_tuple(getattr(pointwise.ops_for(xp), name)(*args)):
+        assert out.dtype == np.dtype(dtype), name
+
+
+# ------------------------------------------------------------------ one copy of the math, on any machine
+
+
+def test_fused_table_wraps_the_numpy_functions_themselves():
+    fused = pointwise.ops_for(SimpleNamespace(__name__="cupy"))  # any module but NumPy
+    assert pointwise.ops_for(np) is pointwise.PLAIN
+    for fn in pointwise.STEP_FUNCTIONS:
+        assert getattr(pointwise.PLAIN, fn.__name__) is fn
+        assert getattr(fused, fn.__name__).fn is fn  # the same object: no second copy of the math
+
+
+def _recording_table(monkeypatch, fails=False):
+    """A fused table whose ``fuse`` records what it was given (and, if ``fails``, raises)."""
+    fused_functions = []
+
+    def fake_fuse(fn):
+        fused_functions.append(fn)
+        if fails:
+            raise RuntimeError("no fusion here")
+        return lambda *arrays: fn(*arrays)
+
+    monkeypatch.setattr(pointwise, "fuse", fake_fuse)
+    table = SimpleNamespace(**{fn.__name__: pointwise.FusedStep(fn) for fn in pointwise.STEP_FUNCTIONS})
+    monkeypatch.setattr(fast_recurrent, "ops_for", lambda xp: table)
+    return table, fused_functions
+
+
+@pytest.mark.parametrize("kind", ("rnn_tanh", "rnn_relu", "lstm", "lstm_proj", "gru", "gru_nobias"))
+def test_fast_loop_through_the_fused_table_equals_reference(monkeypatch, rng, kind):
+    """The CuPy loop runs the fused table; routed through it on NumPy, it still equals the
+    reference, and every function it fused is one of the NumPy step functions."""
+    _, fused_functions = _recording_table(monkeypatch)
+    got, want = _layer_pair_results(rng, kind)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)
+    assert fused_functions and set(fused_functions) <= set(pointwise.STEP_FUNCTIONS)
+
+
+def test_fusion_failure_falls_back_to_the_same_function(monkeypatch, rng):
+    table, fused_functions = _recording_table(monkeypatch, fails=True)
+    args = _step_arguments("lstm_forward", rng)
+    with pytest.warns(RuntimeWarning, match="lstm_forward"):
+        got = table.lstm_forward(*args)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # warned once; no second attempt to fuse
+        again = table.lstm_forward(*args)
+    assert fused_functions == [pointwise.lstm_forward]
+    assert isinstance(table.lstm_forward.error, RuntimeError)
+    for a, b, c in zip(got, again, pointwise.lstm_forward(*args)):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, c)
+
+
+def test_no_cuda_c_source_in_the_package():
+    """Kernels come from cupy.fuse of the Python step functions. C kernel text would be a
+    second copy of the math that no CPU test can check (issue 14: ``1/2`` is 0 in C and
+    0.5 in Python), so adding any needs a C-semantics emulator first."""
+    package = Path(mr.__file__).parent
+    pattern = re.compile(r"ElementwiseKernel|ReductionKernel|RawKernel|RawModule|__global__")
+    offenders = [str(p.relative_to(package)) for p in package.rglob("*.py") if pattern.search(p.read_text())]
+    assert offenders == []
 
 
 # ------------------------------------------------------------------ whole layers vs the NumPy reference
@@ -130,6 +180,28 @@ def _run(model, xp, x, hx, lengths, dout, dstate):
     dx, dstate0 = model.backward(put(dout), tree(dstate))
     grads = [p.grad for _, p in model.named_parameters()]
     return [to_numpy(a) for a in _flatten((out, state, dx, dstate0, grads))]
+
+
+def _layer_pair_results(rng, kind):
+    """(fast, reference) results of a 2-layer bidirectional layer of ``kind`` on NumPy."""
+    options = dict(num_layers=2, bidirectional=True)
+    if kind == "lstm_proj":
+        options["proj_size"] = PROJ
+    if kind == "gru_nobias":
+        options["bias"] = False
+    kind = kind.replace("_proj", "").replace("_nobias", "")
+    ref = _layer(kind, "reference", np.float64, **options)
+    for _, p in ref.named_parameters():
+        p.data[...] = rng.uniform(-0.6, 0.6, size=p.data.shape)
+    fast = _layer(kind, "fast", np.float64, **options)
+    fast.load_state_dict(ref.state_dict())
+    out_size, layers = options.get("proj_size") or H, 4
+    x = rng.standard_normal((T, N, D))
+    h0, c0 = rng.standard_normal((layers, N, out_size)), rng.standard_normal((layers, N, H))
+    dout = rng.standard_normal((T, N, 2 * out_size))
+    dh, dc = rng.standard_normal((layers, N, out_size)), rng.standard_normal((layers, N, H))
+    hx, dstate = ((h0, c0), (dh, dc)) if kind == "lstm" else (h0, dh)
+    return _run(fast, np, x, hx, RAGGED, dout, dstate), _run(ref, np, x, hx, RAGGED, dout, dstate)
 
 
 CASES = list(itertools.product(("rnn_tanh", "rnn_relu", "lstm", "lstm_proj", "gru"), (False, True), (None, "ragged")))
@@ -163,72 +235,3 @@ def test_fast_layer_on_backend_equals_numpy_reference(xp, rng, kind, bidirection
     for a, b in zip(got, want):
         assert a.dtype == np.dtype(dtype)
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
-
-
-# ------------------------------------------------------------------ kernel bodies, emulated on the CPU
-
-
-class _EmulatedElementwiseKernel:
-    """Runs an ElementwiseKernel body as vectorised NumPy: enough C for our kernels
-    (``T x = expr;``, ``(T)`` casts, ``tanh``, ``c ? a : b``), so the kernels' math and
-    argument order are checked on machines without a GPU. Each statement applies to
-    every element at once, which matches one thread per element because no kernel
-    reads another element."""
-
-    def __init__(self, in_params, out_params, operation, name):
-        self.inputs = [p.split()[-1] for p in in_params.split(",")]
-        self.outputs = [p.split()[-1] for p in out_params.split(",")]
-        for param in self.inputs + self.outputs:
-            assert param not in ("i", "n") and not param.startswith("_"), f"{name}: {param} is reserved by CuPy"
-        lines = []
-        for statement in filter(None, (s.strip() for s in operation.split(";"))):
-            statement = re.sub(r"^T\s+", "", statement.replace("(T)", ""))
-            ternary = re.match(r"(\w+) = (.*?) \? (.*?) : (.*)$", statement)
-            if ternary:
-                statement = f"{ternary[1]} = np.where({ternary[2]}, {ternary[3]}, {ternary[4]})"
-            lines.append(statement.replace("tanh(", "np.tanh("))
-        self.code = "\n".join(lines)
-
-    def __call__(self, *args):
-        assert len(args) == len(self.inputs) + len(self.outputs)
-        names = dict(zip(self.inputs + self.outputs, args))
-        scope = {"np": np, **{k: (v.copy() if k in self.outputs else v) for k, v in names.items()}}
-        exec(self.code, scope)
-        for name in self.outputs:
-            names[name][...] = scope[name]
-
-
-@pytest.fixture
-def emulated_kernels(monkeypatch):
-    """minirnn.fast.cuda_kernels loaded against the emulator, and the fast loop routed through it."""
-    fake_cupy = types.SimpleNamespace(ElementwiseKernel=_EmulatedElementwiseKernel)
-    monkeypatch.setattr(backend, "backend_module", lambda name=None: fake_cupy)
-    path = Path(fast_recurrent.__file__).with_name("cuda_kernels.py")
-    spec = importlib.util.spec_from_file_location("minirnn.fast._cuda_kernels_emulated", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)  # not registered in sys.modules: real CuPy runs never see it
-    monkeypatch.setattr(fast_recurrent, "_ops", lambda xp: module)
-    return module
-
-
-@pytest.mark.parametrize("kind", ("rnn_tanh", "rnn_relu", "lstm", "lstm_proj", "gru", "gru_nobias"))
-def test_cuda_kernel_bodies_emulated(emulated_kernels, rng, kind):
-    options = dict(num_layers=2, bidirectional=True)
-    if kind == "lstm_proj":
-        options["proj_size"] = PROJ
-    if kind == "gru_nobias":
-        options["bias"] = False
-    kind = kind.replace("_proj", "").replace("_nobias", "")
-    ref = _layer(kind, "reference", np.float64, **options)
-    fast = _layer(kind, "fast", np.float64, **options)
-    fast.load_state_dict(ref.state_dict())
-    out_size, layers = options.get("proj_size") or H, 4
-    x = rng.standard_normal((T, N, D))
-    h0, c0 = rng.standard_normal((layers, N, out_size)), rng.standard_normal((layers, N, H))
-    dout = rng.standard_normal((T, N, 2 * out_size))
-    dh, dc = rng.standard_normal((layers, N, out_size)), rng.standard_normal((layers, N, H))
-    hx, dstate = ((h0, c0), (dh, dc)) if kind == "lstm" else (h0, dh)
-    got = _run(fast, np, x, hx, RAGGED, dout, dstate)
-    want = _run(ref, np, x, hx, RAGGED, dout, dstate)
-    for a, b in zip(got, want):
-        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)

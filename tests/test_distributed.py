@@ -121,7 +121,7 @@ def test_cli_train_distributed(tmp_path):
     done = mpirun("-m", "minirnn", "train", "dates", "--quick", "--distributed", "--no-progress", "--out",
                   str(tmp_path), "--name", "dist", timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert done.stdout.count("minirnn dates:") == 1 and done.stdout.count("epoch  2/2") == 1  # only rank 0 prints
+    assert done.stdout.count("split by source") == 1 and done.stdout.count("epoch  2/2") == 1  # only rank 0 prints
     assert {"best.npz", "last.npz"} <= set(os.listdir(tmp_path / "dist"))
     assert mr.load_checkpoint(tmp_path / "dist" / "best.npz").epoch in (1, 2)
 
@@ -201,9 +201,20 @@ def test_an_empty_share_is_a_valid_empty_batch():
 
 def test_shard_arguments_are_checked():
     it = BucketIterator(_examples(4), labels=[0, 1, 0, 1], batch_size=2)
-    with pytest.raises(ValueError, match="need 0 <= rank < world_size, got rank 2 of 2"):
+    with pytest.raises(ValueError, match=r"shard expects rank \(of world_size 2\) to be an integer in \[0, 1\], got 2"):
         it.shard(2, 2)
-    with pytest.raises(TypeError, match="rank must be an integer"):
+    with pytest.raises(ValueError, match=r"shard expects rank \(of world_size 2\) to be an integer .*got 0.5"):
         it.shard(0.5, 2)
+    with pytest.raises(TypeError, match="shard expects rank .* got True"):  # a bool is never a number
+        it.shard(True, 2)
+    with pytest.raises(ValueError, match="shard expects world_size to be a positive integer, got 0"):
+        it.shard(0, 0)
+    with pytest.raises(TypeError, match="shard expects world_size to be a positive integer, got '2'"):
+        it.shard(0, "2")
+    same = it.shard(np.int64(1), 2.0)  # NumPy ints and whole floats count
+    assert (same.shard_index, same.num_shards) == (1, 2) and type(same.num_shards) is int
+    assert [b.tolist() for b in same.batch_indices(3)] == [b.tolist() for b in it.shard(1, 2).batch_indices(3)]
+    with pytest.raises(ValueError, match="set_epoch expects epoch to be a non-negative integer, got -1"):
+        it.set_epoch(-1)
     with pytest.raises(ValueError, match="already shard 0 of 2"):
         it.shard(0, 2).shard(0, 2)

@@ -7,13 +7,16 @@ gradient agree to ~1e-12 in float64 and ~1e-5 in float32.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
 import minirnn as mr
 from minirnn.fast import recurrent as fast_recurrent
+from minirnn.fast import threads
 from minirnn.functional import recurrent as ref_recurrent
 
 T, N, D, H, PROJ = 6, 5, 4, 7, 3
@@ -164,3 +167,52 @@ def test_fast_does_not_upcast_float32():
     dx, (dh0, dc0) = lstm.backward(np.ones_like(out))
     for a in (out, h, c, dx, dh0, dc0) + tuple(p.grad for p in lstm.parameters()):
         assert a.dtype == np.float32
+
+
+# ------------------------------------------------------------------ BLAS threads of the per-step GEMMs
+
+
+class _FakeController:
+    def __init__(self):
+        self.limits = []
+
+    def limit(self, limits):
+        self.limits.append(limits)
+        return contextlib.nullcontext()
+
+
+@pytest.mark.parametrize("faster", (1, 4))
+def test_step_thread_calibration_picks_the_faster_count(faster):
+    timed = []
+
+    def timer(h, w_t, dgates, w, count, controller):
+        timed.append((h.shape, w_t.shape, dgates.shape, w.shape, count))
+        return 1.0 if count == faster else 2.0
+
+    w_hh_t = np.zeros((5, 12), np.float32)
+    assert threads.calibrate(8, w_hh_t, None, 4, timer=timer) == faster
+    assert len(timed) == 2 * threads.ROUNDS  # interleaved: both counts every round
+    assert {t[-1] for t in timed} == {1, 4}
+    assert timed[0][:4] == ((8, 5), (5, 12), (8, 12), (12, 5))  # the step's forward and backward GEMMs
+
+
+def test_step_threads_calibrate_once_per_shape(monkeypatch):
+    controller, calibrated = _FakeController(), []
+    monkeypatch.setattr(threads, "_blas", lambda: (controller, 2))
+    monkeypatch.setattr(threads, "_choices", {})
+    monkeypatch.setattr(threads, "calibrate", lambda batch, w_t, c, m: calibrated.append(batch) or 1)
+    schedule = SimpleNamespace(batch=3)
+    w_hh_t = np.zeros((4, 8), np.float32)
+    for _ in range(3):
+        with threads.step_threads("lstm", schedule, w_hh_t, np):
+            pass
+    assert calibrated == [3] and controller.limits == [1, 1, 1]
+    assert threads.choices() == {(3, 4, 8, "<f4", 2): 1}
+
+
+@pytest.mark.parametrize("kind", ("lstm", "gru"))
+@pytest.mark.parametrize("count", ("one", "all"))
+def test_fast_equals_reference_on_either_thread_count(monkeypatch, kind, count):
+    monkeypatch.setattr(threads, "_choices", {})
+    monkeypatch.setattr(threads, "calibrate", lambda batch, w_t, c, max_threads: 1 if count == "one" else max_threads)
+    _compare(kind, np.float64, 1e-11, bidirectional=True, lengths=RAGGED, use_hx=True)

@@ -198,6 +198,8 @@ SEPARATOR_LIKE = "\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 FIELD = st.text(alphabet=st.sampled_from(list("ab é,;'\"") + ["漢", "🙂"] + list(SEPARATOR_LIKE)), min_size=1,
                 max_size=12).map(str.strip).filter(bool)
 ROWS = st.lists(st.tuples(FIELD, FIELD), min_size=1, max_size=12)
+# The columns are named, so that the reading of the bytes is tested, not the guess of the layout.
+COLUMNS = {"header": False, "text_col": 0, "label_col": 1}
 
 
 @FUZZ
@@ -207,13 +209,12 @@ def test_rows_with_separator_like_characters_read_back_exactly(rows, newline, en
         tsv = Path(folder) / "pairs.tsv"
         tsv.write_bytes(("".join(f"{a}\t{b}{newline}" for a, b in rows)).encode(encoding))
         assert load_parallel_tsv(tsv) == rows
-        # columns and header given: this is about bytes to fields (finding them is test_classify_data's)
-        assert load_labeled_text(tsv, text_col=0, label_col=1, header=False) == rows
+        assert load_labeled_text(tsv, **COLUMNS) == rows
         buffer = io.StringIO()
         csv.writer(buffer, lineterminator=newline).writerows(rows)
         comma = Path(folder) / "rows.csv"
         comma.write_bytes(buffer.getvalue().encode(encoding))
-        assert load_labeled_text(comma, text_col=0, label_col=1, header=False) == rows
+        assert load_labeled_text(comma, **COLUMNS) == rows
 
 
 @FUZZ

@@ -5,6 +5,7 @@ Commands::
     python -m minirnn demo                      # train English->French with attention, show everything
     python -m minirnn train translate|dates|classify [--data FILE]
     python -m minirnn translate CHECKPOINT "i am happy" [--attention]
+    python -m minirnn evaluate CHECKPOINT --data FILE [--beam K] [--json]
     python -m minirnn predict CHECKPOINT "ACGTTATAATGC..."
     python -m minirnn trace CHECKPOINT "i am not happy"
     python -m minirnn gradcheck --model lstm
@@ -12,18 +13,24 @@ Commands::
 One module per group of commands; each has a ``register(subparsers)`` that adds its
 parsers and binds each to its ``cmd_*`` function. ``common`` holds what they share.
 
-User errors (an unknown option, a missing file, a bad data line) print one clear
-line and exit with status 2; there is no traceback for them.
+User errors (an unknown option, a number out of range, a missing file, a bad data
+line) print one clear line and exit with status 2; there is no traceback for them.
+Options may come anywhere on the line, and ``--help`` shows every default. Ctrl-C
+during training names the last checkpoint and the command that resumes it, and exits
+with status 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
-from . import checkpoint_commands, explain_command, gradcheck_command, gradflow_command, training
-from .common import EXIT_USAGE, Parser, UserError, limit_blas_threads, note
+from . import checkpoint_commands, evaluate, explain_command, gradcheck_command, gradflow_command, training
+from .common import EXIT_INTERRUPTED, EXIT_USAGE, UserError, limit_blas_threads, note
+from .options import HelpFormatter, Parser
+from .runs import explicit_options, interrupted_lines
 
-COMMAND_MODULES = (training, checkpoint_commands, gradcheck_command, gradflow_command, explain_command)
+COMMAND_MODULES = (training, evaluate, checkpoint_commands, gradcheck_command, gradflow_command, explain_command)
 
 EPILOG = """\
 examples:
@@ -31,9 +38,11 @@ examples:
   python -m minirnn demo --quick                       a tiny smoke run (seconds)
   python -m minirnn demo --device cuda                 the same on a GPU through CuPy
   python -m minirnn train dates --epochs 8             human dates -> ISO dates
-  python -m minirnn train translate --data eng-fra.txt your own source<TAB>target file
+  python -m minirnn train translate --data eng-fra.txt your own source<TAB>target[<TAB>attribution] file
+  python -m minirnn train translate --data eng-fra.txt --epochs 30 --resume   continue that run to epoch 30
   python -m minirnn train classify --data reviews.csv  your own text,label file
-  python -m minirnn translate runs/demo/best.npz "i am not happy" --attention
+  python -m minirnn evaluate runs/translate/best.npz --data test.tsv   BLEU, chrF, exact match on any file
+  python -m minirnn translate runs/demo/best.npz --attention "i am not happy"
   echo "she has a red car" | python -m minirnn translate runs/demo/best.npz
   python -m minirnn trace runs/demo/best.npz "we have two red cars"
   python -m minirnn gradcheck --model seq2seq
@@ -42,33 +51,53 @@ examples:
 __all__ = ["EXIT_USAGE", "UserError", "build_parser", "limit_blas_threads", "main"]
 
 
+class CommandParser(Parser):
+    """A sub-command's parser: options may sit anywhere among its positional arguments."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("intermixed", True)
+        super().__init__(*args, **kwargs)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="python -m minirnn", description="minirnn: recurrent networks with hand-written "
-                    "backpropagation through time, in NumPy/CuPy.", epilog=EPILOG,
-                    formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=Parser)
+                    "backpropagation through time, in NumPy/CuPy.", epilog=EPILOG, formatter_class=HelpFormatter)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=CommandParser)
     for module in COMMAND_MODULES:
         module.register(sub)
+    parser.command_parsers = sub.choices  # name -> its parser, for the options written on a command line
     return parser
 
 
+def _parse(parser, argv):
+    args = parser.parse_args(argv)
+    if args.command is not None:
+        args.explicit = explicit_options(parser.command_parsers[args.command], argv)
+        args.argv = list(argv)
+    return args
+
+
 def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     parser = build_parser()
+    args = None
     try:
-        args = parser.parse_args(argv)
+        args = _parse(parser, argv)
         if args.command is None:
             parser.print_help()
             return EXIT_USAGE
-        if getattr(args, "epochs", None) is not None and args.epochs < 1:
-            raise UserError(f"--epochs must be at least 1, got {args.epochs}")
         return args.func(args)
     except UserError as err:
         _stop_alone_ranks(err)
         note(f"error: {err}")
         return EXIT_USAGE
     except KeyboardInterrupt:
-        note("interrupted")
-        return 130
+        for line in interrupted_lines(args, argv):
+            note(line)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `... | head`: the reader left; not an error of ours
+        sys.stderr.close()
+        return 0
     except Exception as err:
         from ..distributed import RankFailed
         from ..train import TrainingDiverged

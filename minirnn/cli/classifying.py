@@ -28,7 +28,6 @@ from .common import (
     epoch_printer,
     init_world,
     print_fit_summary,
-    run_dir,
     save_pngs,
     say,
     set_device,
@@ -206,7 +205,7 @@ def train_classifier(args, settings, mode) -> int:
     from ..train.recipes import classify_data
 
     started = time.perf_counter()
-    world = init_world(args)
+    world = getattr(args, "world", None) or init_world(args)  # cmd_train starts it before the run folder
     backend = set_device(args.device, args.threads)
     mr.manual_seed(args.seed)
     examples, mode, tokens_why, stratify = _examples(args)
@@ -221,7 +220,7 @@ def train_classifier(args, settings, mode) -> int:
                                hidden_size=settings["hidden_size"], cell=cell)
     optimizer = mr.optim.Adam(model.parameters(), lr=settings["lr"])
     scheduler = mr.optim.ExponentialLR(optimizer, _lr_gamma(settings["epochs"]))
-    folder = run_dir(args.out, args.name, "classify")
+    folder = args.run_folder  # chosen by runs.open_run: --resume, --force or a fresh folder
     weights, monitor = _class_weights(args, data), _monitor(args)
     _describe_run(data, model, settings, backend, weights, monitor, tokens_why)
     extra = {"task": "classify", "mode": mode, "lower": lower, "classes": data.classes, "class_weight": weights,
@@ -234,7 +233,7 @@ def train_classifier(args, settings, mode) -> int:
                   val_metrics=lambda m: {"val_macro_f1": evaluate_classifier(m, data.val, data.classes).macro_f1},
                   progress=tqdm_progress(settings["epochs"], not args.no_progress),
                   callback=epoch_printer(settings["epochs"]), world=world)
-    print_fit_summary(history)
+    print_fit_summary(history, monitor)
     if not world.is_root:
         return 0  # the other ranks of a distributed run only train
     report_test(folder, data, history, monitor)

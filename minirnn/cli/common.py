@@ -1,16 +1,22 @@
-"""What every command shares: the user-error type, printing, devices, run folders, options."""
+"""What every command shares: the user-error type, printing, devices, checkpoints, text in and out."""
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
+from .options import (  # noqa: F401  (re-exported: every command module imports them from here)
+    Parser,
+    UserError,
+    add_common_options,
+    non_negative_int,
+    positive_float,
+    positive_int,
+    probability,
+)
+
 EXIT_USAGE = 2
-
-
-class UserError(Exception):
-    """A mistake in the command line or its files: reported in one line, exit status 2."""
+EXIT_INTERRUPTED = 130
 
 
 # The rank of this process in a distributed run (--distributed under mpirun): only rank 0
@@ -28,28 +34,6 @@ def note(text: str) -> None:
     """Print a remark on stderr, so that stdout stays the command's result."""
     if _rank == 0:
         print(text, file=sys.stderr, flush=True)
-
-
-class Parser(argparse.ArgumentParser):
-    """argparse that exits with status 2 and one clear line, naming the bad option."""
-
-    def __init__(self, *args, **kwargs):
-        kwargs.setdefault("allow_abbrev", False)  # "--epoch" must be an error, not a silent "--epochs"
-        super().__init__(*args, **kwargs)
-
-    def error(self, message):
-        self.print_usage(sys.stderr)
-        raise UserError(f"{self.prog}: {message}")
-
-
-def add_common_options(parser, device: bool = True) -> None:
-    """``--device``/``--threads`` (when the command computes) and ``--seed``."""
-    if device:
-        parser.add_argument("--device", default="cpu", help="cpu (NumPy, default) or cuda (CuPy on a GPU)")
-        parser.add_argument("--threads", type=int, default=1,
-                            help="BLAS threads on the CPU (default 1: fastest for these small matrices; 0 = BLAS's "
-                            "own default)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for data splits, weights and shuffling (default 0)")
 
 
 # =========================================================================== devices and threads
@@ -94,7 +78,8 @@ def set_device(device: str, threads: int = 1) -> str:
 def init_world(args):
     """The ``minirnn.distributed.World`` of this run: MPI's under ``--distributed``, else one process.
 
-    On ranks other than 0 it silences ``say``/``note`` and ``run_dir``'s folder creation.
+    On ranks other than 0 it silences ``say``/``note``; ``runs.open_run`` lets rank 0 alone choose and
+    create the run folder.
     """
     from .. import distributed
 
@@ -157,14 +142,6 @@ def tqdm_progress(epochs: int, enabled: bool = True, stream=None):
 # =========================================================================== files
 
 
-def run_dir(out: str, name: str | None, default: str) -> str:
-    """``out/name``, by default ``runs/<command>`` (a rerun replaces its checkpoints)."""
-    path = os.path.join(out, name or default)
-    if _rank == 0:  # in a distributed run only rank 0 writes
-        os.makedirs(path, exist_ok=True)
-    return path
-
-
 def load_checkpoint_file(path: str, device: str = "cpu"):
     """Load a checkpoint for a command, turning every problem with the file into a UserError.
 
@@ -204,13 +181,16 @@ def save_pngs(folder: str, history: dict, attention=None) -> list[str]:
 
 
 def read_texts(args) -> list[str]:
-    """The sentences to process: the positional arguments, else stdin (one per line)."""
+    """The sentences to process: the positional arguments, else stdin, one per line.
+
+    Blank stdin lines are kept (as ""), so that output line i answers input line i.
+    """
     texts = list(args.text)
     if not texts:
         if sys.stdin.isatty():
             raise UserError("give the text as arguments, or pipe it in (one sentence per line)")
-        texts = [line.strip() for line in sys.stdin if line.strip()]
-    if not texts:
+        texts = [line.strip() for line in sys.stdin]
+    if not any(texts):
         raise UserError("no text to process (the input was empty)")
     return texts
 
@@ -248,12 +228,12 @@ def epoch_printer(total: int):
     return callback
 
 
-def print_fit_summary(history) -> None:
-    """The epoch table, the ASCII loss chart and why training stopped."""
+def print_fit_summary(history, monitor: str | None = None) -> None:
+    """The epoch table (its "best val so far" following ``monitor``), the ASCII loss chart and why training stopped."""
     from ..viz import ascii_chart, epoch_table
 
     say()
-    say(epoch_table(history))
+    say(epoch_table(history, monitor=monitor))
     say()
     say(ascii_chart(history))
     if history.stopped_early:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
-
-from .common import UserError, say
+from .common import UserError, non_negative_int, say
 
 
 def cmd_explain(args) -> int:
@@ -29,10 +27,11 @@ def register(sub) -> None:
         "gradient the backward returns next to its central finite difference and the error. The "
         "numbers come from the library's own cell functions and their caches.",
         epilog="examples:\n  python -m minirnn explain lstm\n  python -m minirnn explain gru --seed 3\n"
-        "  python -m minirnn explain rnn --nonlinearity relu\n  python -m minirnn explain lstm --proj-size 1 | less",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
+        "  python -m minirnn explain rnn --nonlinearity relu\n  python -m minirnn explain lstm --proj-size 1 | less")
     explain.add_argument("cell", choices=("lstm", "gru", "rnn"), help="which cell")
-    explain.add_argument("--seed", type=int, default=0, help="seed of the inputs, weights and upstream gradients")
-    explain.add_argument("--proj-size", type=int, default=0, help="LSTM only: project h to this many features (1)")
+    explain.add_argument("--seed", type=non_negative_int, default=0,
+                         help="seed of the inputs, weights and upstream gradients (default 0)")
+    explain.add_argument("--proj-size", type=non_negative_int, default=0,
+                         help="LSTM only: project h to this many features, below H = 2, so 1 (default 0: none)")
     explain.add_argument("--nonlinearity", choices=("tanh", "relu"), default="tanh", help="rnn only (default tanh)")
     explain.set_defaults(func=cmd_explain)

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import time
 
-from .common import say
+from .common import UserError, non_negative_int, positive_int, say
+from .options import bounded_int
 
 GRADCHECK_MODELS = ("rnn", "gru", "lstm", "lstm-proj", "gru-cell", "lstm-cell", "linear", "attention",
                     "classifier", "seq2seq")
+# Finite differences run the forward twice per checked entry or direction of every
+# array: the check is for small models. The caps keep a typo (--hidden 100000: 298 GiB
+# of LSTM weights) from asking for more than a machine has.
+MAX_HIDDEN, MAX_LAYERS, MAX_STEPS, MAX_BATCH = 256, 4, 100, 64
+MAX_WORK = 100_000  # --steps x --batch x --hidden
 
 
 def _attention_backward(attention, upstream):
@@ -54,12 +59,24 @@ def build_case(args, rng):
     return module, inputs, None, None, lengths
 
 
+def _check_sizes(args) -> None:
+    """What the options' own types cannot see: their product, and what a model needs."""
+    work = args.steps * args.batch * args.hidden
+    if work > MAX_WORK:
+        raise UserError(f"--steps x --batch x --hidden = {work} is too large for a finite-difference check "
+                        f"(at most {MAX_WORK:,})")
+    if args.model == "lstm-proj" and args.hidden < 2:
+        raise UserError(f"--model lstm-proj projects h to hidden // 2 features, so it needs --hidden 2 or more, "
+                        f"got {args.hidden}")
+
+
 def cmd_gradcheck(args) -> int:
     import minirnn as mr
 
     from ..backend import np
     from ..gradcheck import gradcheck
 
+    _check_sizes(args)
     rng = np.random.default_rng(args.seed)
     mr.manual_seed(args.seed)
     module, inputs, kwargs, backward, lengths = build_case(args, rng)
@@ -87,15 +104,18 @@ def register(sub) -> None:
                           description="Build a small float64 model, compare every parameter's analytic gradient "
                           "with central differences and print the worst errors.",
                           epilog="examples:\n  python -m minirnn gradcheck --model lstm --bidirectional --layers 2\n"
-                          "  python -m minirnn gradcheck --model seq2seq --cell lstm",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
+                          "  python -m minirnn gradcheck --model seq2seq --cell lstm")
     grad.add_argument("--model", choices=GRADCHECK_MODELS, default="lstm", help="what to check (default lstm)")
     grad.add_argument("--cell", choices=("gru", "lstm"), default="gru", help="cell of classifier/seq2seq")
-    grad.add_argument("--hidden", type=int, default=4, help="hidden size (default 4)")
-    grad.add_argument("--layers", type=int, default=1, help="recurrent layers (default 1)")
+    grad.add_argument("--hidden", type=bounded_int(1, MAX_HIDDEN), default=4,
+                      help=f"hidden size, at most {MAX_HIDDEN} (default 4)")
+    grad.add_argument("--layers", type=bounded_int(1, MAX_LAYERS), default=1,
+                      help=f"recurrent layers, at most {MAX_LAYERS} (default 1)")
     grad.add_argument("--bidirectional", action="store_true", help="bidirectional recurrent layers / encoder")
-    grad.add_argument("--batch", type=int, default=3, help="batch size N (default 3)")
-    grad.add_argument("--steps", type=int, default=4, help="time steps T (default 4)")
-    grad.add_argument("--worst", type=int, default=5, help="how many of the worst arrays to list")
-    grad.add_argument("--seed", type=int, default=0)
+    grad.add_argument("--batch", type=bounded_int(1, MAX_BATCH), default=3,
+                      help=f"batch size N, at most {MAX_BATCH} (default 3)")
+    grad.add_argument("--steps", type=bounded_int(1, MAX_STEPS), default=4,
+                      help=f"time steps T, at most {MAX_STEPS} (default 4)")
+    grad.add_argument("--worst", type=positive_int, default=5, help="how many of the worst arrays to list (default 5)")
+    grad.add_argument("--seed", type=non_negative_int, default=0, help="seed of the weights and inputs (default 0)")
     grad.set_defaults(func=cmd_gradcheck)

@@ -9,10 +9,9 @@ they show, every number read from the run, and saves a PNG.
 
 from __future__ import annotations
 
-import argparse
 import os
 
-from .common import UserError, say
+from .common import UserError, non_negative_int, positive_int, say
 
 DEFAULT_SCALES = "1,4"
 
@@ -29,10 +28,9 @@ def parse_scales(text: str) -> list[float]:
 
 
 def _check_sizes(args) -> None:
-    for label, value, low in (("--steps", args.steps, 2), ("--batch", args.batch, 1),
-                              ("--input-size", args.input_size, 1), ("--hidden", args.hidden, 1)):
-        if value < low:
-            raise UserError(f"{label} must be at least {low}, got {value}")
+    """What the options' own types (each a positive integer) cannot see."""
+    if args.steps < 2:
+        raise UserError(f"--steps must be at least 2, got {args.steps}")  # a flow needs a step back
     if not abs(args.gate_bias) <= 100:  # also catches nan and inf
         raise UserError(f"--gate-bias must be a finite number in [-100, 100], got {args.gate_bias}")
     if args.steps * args.batch * args.hidden > 5_000_000:
@@ -42,8 +40,7 @@ def _check_sizes(args) -> None:
 
 def cmd_gradflow(args) -> int:
     from ..gradflow import compare_gradient_flow
-    from ..viz import MissingExtraError
-    from ..viz.gradflow import gradflow_chart, gradflow_summary, gradflow_table, save_gradflow_png
+    from ..viz.gradflow import gradflow_chart, gradflow_summary, gradflow_table
     from .common import limit_blas_threads
 
     _check_sizes(args)
@@ -69,14 +66,27 @@ def cmd_gradflow(args) -> int:
     say()
     say(gradflow_summary(runs, args.gate_bias))
     if not args.no_png:
-        path = os.path.join(args.out, "gradflow.png")
-        try:
-            say(f"\nsaved {save_gradflow_png(path, runs)}")
-        except MissingExtraError as err:
-            say(f"\n(no PNG: {err})")
-        except OSError as err:
-            raise UserError(f"cannot write {path}: {err.strerror or err}") from err
+        say(_save_png(args.out, runs))
     return 0
+
+
+def _save_png(folder, runs) -> str:
+    """Write the PNG; return the line that says what happened.
+
+    Only the write sits in the ``try``: a print to a closed pipe (``| head``) is an
+    OSError too, and must not be reported as a failed write.
+    """
+    from ..viz import MissingExtraError
+    from ..viz.gradflow import save_gradflow_png
+
+    path = os.path.join(folder, "gradflow.png")
+    try:
+        saved = save_gradflow_png(path, runs)
+    except MissingExtraError as err:
+        return f"\n(no PNG: {err})"
+    except OSError as err:
+        raise UserError(f"cannot write {path}: {err.strerror or err}") from err
+    return f"\nsaved {saved}"
 
 
 def register(sub) -> None:
@@ -84,12 +94,11 @@ def register(sub) -> None:
     flow = sub.add_parser("gradflow", help="vanishing and exploding gradients: RNN vs GRU vs LSTM through time",
                           description=__doc__.split("\n\n", 1)[1].strip(),
                           epilog="examples:\n  python -m minirnn gradflow\n"
-                          "  python -m minirnn gradflow --steps 50 --scales 0.5,1,4 --gate-bias 0\n",
-                          formatter_class=argparse.RawDescriptionHelpFormatter)
-    flow.add_argument("--steps", type=int, default=100, help="time steps T (default 100)")
-    flow.add_argument("--batch", type=int, default=8, help="batch size N (default 8)")
-    flow.add_argument("--input-size", type=int, default=16, help="input features D (default 16)")
-    flow.add_argument("--hidden", type=int, default=64, help="hidden size H (default 64)")
+                          "  python -m minirnn gradflow --steps 50 --scales 0.5,1,4 --gate-bias 0\n")
+    flow.add_argument("--steps", type=positive_int, default=100, help="time steps T (default 100)")
+    flow.add_argument("--batch", type=positive_int, default=8, help="batch size N (default 8)")
+    flow.add_argument("--input-size", type=positive_int, default=16, help="input features D (default 16)")
+    flow.add_argument("--hidden", type=positive_int, default=64, help="hidden size H (default 64)")
     flow.add_argument("--scales", default=DEFAULT_SCALES,
                       help=f"weight scales k, comma-separated (default {DEFAULT_SCALES}): weights ~ U(-k/sqrt(H), "
                       "k/sqrt(H))")
@@ -99,5 +108,5 @@ def register(sub) -> None:
     flow.add_argument("--out", default=os.path.join("runs", "gradflow"), help="folder of the PNG (default "
                       "runs/gradflow)")
     flow.add_argument("--no-png", action="store_true", help="print only; write no PNG")
-    flow.add_argument("--seed", type=int, default=0, help="seed of the input and the weights (default 0)")
+    flow.add_argument("--seed", type=non_negative_int, default=0, help="seed of the input and the weights (default 0)")
     flow.set_defaults(func=cmd_gradflow)

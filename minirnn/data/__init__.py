@@ -16,8 +16,17 @@ from .columns import ColumnLayout
 from .datasets import date_pairs, dna_motif, name_origins, translation_pairs
 from .errors import BadLine, DataFormatError
 from .loaders import Records, load_labeled_text, load_parallel_tsv
-from .pipeline import ClassificationData, Seq2SeqData, prepare_classification, prepare_seq2seq, train_val_split
-from .tokenizer import detokenize, tokenize
+from .pipeline import (
+    ClassificationData,
+    Seq2SeqData,
+    SourceGroup,
+    group_references,
+    prepare_classification,
+    prepare_seq2seq,
+    split_by_source,
+    train_val_split,
+)
+from .tokenizer import DEFAULT_SPACING, Spacing, detokenize, tokenize
 from .vocab import BOS, EOS, PAD, SPECIALS, UNK, Vocab, encode_labels
 
 __all__ = [
@@ -28,6 +37,7 @@ __all__ = [
     "UNK",
     "BadLine",
     "BucketIterator",
+    "DEFAULT_SPACING",
     "ClassificationBatch",
     "ClassificationData",
     "ColumnLayout",
@@ -35,6 +45,8 @@ __all__ = [
     "Records",
     "Seq2SeqBatch",
     "Seq2SeqData",
+    "SourceGroup",
+    "Spacing",
     "Vocab",
     "batches",
     "datasets",
@@ -42,6 +54,7 @@ __all__ = [
     "detokenize",
     "dna_motif",
     "encode_labels",
+    "group_references",
     "load_labeled_text",
     "load_parallel_tsv",
     "make_mask",
@@ -49,6 +62,7 @@ __all__ = [
     "pad_sequences",
     "prepare_classification",
     "prepare_seq2seq",
+    "split_by_source",
     "tokenize",
     "train_val_split",
     "translation_pairs",

@@ -18,7 +18,7 @@ import copy
 from typing import NamedTuple
 
 from ..backend import get_array_module, np
-from ..checks import check_nonnegative_int, check_positive_int
+from ..checks import check_int, check_nonnegative_int, check_positive_int
 
 
 class ClassificationBatch(NamedTuple):
@@ -190,21 +190,18 @@ class BucketIterator:
 
     def shard(self, rank: int, world_size: int) -> BucketIterator:
         """A copy that yields rank ``rank``'s share of every global batch (see the class docstring)."""
-        for name, value in (("rank", rank), ("world_size", world_size)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise TypeError(f"BucketIterator.shard: {name} must be an integer, got {value!r}")
-        if world_size < 1 or not 0 <= rank < world_size:
-            raise ValueError(f"BucketIterator.shard: need 0 <= rank < world_size, got rank {rank} of {world_size}")
+        world_size = check_positive_int(world_size, "BucketIterator.shard", "world_size")
+        rank = check_int(rank, "BucketIterator.shard", f"rank (of world_size {world_size})", low=0, high=world_size - 1)
         if self.num_shards != 1:
             raise ValueError(f"BucketIterator.shard: this iterator is already shard {self.shard_index} of "
                              f"{self.num_shards}; shard the global iterator instead")
         part = copy.copy(self)
-        part.shard_index, part.num_shards = int(rank), int(world_size)
+        part.shard_index, part.num_shards = rank, world_size
         return part
 
     def set_epoch(self, epoch: int) -> None:
         """The epoch the next ``for batch in it`` will run."""
-        self.epoch = int(epoch)
+        self.epoch = check_nonnegative_int(epoch, "BucketIterator.set_epoch", "epoch")
 
     def batch_indices(self, epoch: int) -> list:
         """The example indices of each batch of ``epoch``, in order (int64 arrays); this shard's share when sharded."""

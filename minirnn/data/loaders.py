@@ -73,10 +73,13 @@ def _finish(rows, bad: list[BadLine], path: str, errors: str, layout=None) -> Re
 
 
 def load_parallel_tsv(path, errors: str = "raise") -> Records:
-    """Read ``source<TAB>target[<TAB>attribution]`` lines -> :class:`Records` of (source, target)."""
+    """Read ``source<TAB>target[<TAB>attribution]`` lines -> :class:`Records` of (source, target).
+
+    The result's ``columns`` is 3 when some line had the attribution column, else 2.
+    """
     _check_errors(errors)
     text, path = _read_text(path)
-    rows, bad = [], []
+    rows, bad, widest = [], [], 2
     for number, line in enumerate(split_lines(text), start=1):
         if not line.strip():
             continue
@@ -97,7 +100,10 @@ def load_parallel_tsv(path, errors: str = "raise") -> Records:
             bad.append(BadLine(number, f"empty {'source' if not source else 'target'}"))
             continue
         rows.append((source, target))
-    return _finish(rows, bad, path, errors)
+        widest = max(widest, len(fields))
+    records = _finish(rows, bad, path, errors)
+    records.columns = widest  # 3 when the file has an attribution column
+    return records
 
 
 def _resolve_column(spec, first_row, path: str, what: str):

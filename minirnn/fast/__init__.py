@@ -1,13 +1,17 @@
 """Fast paths, tested equal to the readable reference in ``minirnn.functional``.
 
 * ``recurrent``: one direction of an RNN/LSTM/GRU layer over a (packed) batch, with
-  the input projection hoisted into one GEMM, one ``h @ W_hh^T`` per step into a
-  preallocated buffer, in-place gate math, and the weight gradients as one GEMM each
-  after the backward loop. Same signatures as ``functional.recurrent``.
-* ``cuda_kernels``: fused CuPy elementwise kernels for each cell's pointwise forward
-  and backward step, imported only when CuPy arrays come in.
+  the weights laid out once per call (reordered, pre-scaled, transposed and
+  contiguous), the input projection hoisted into one GEMM, one ``h @ W_hh^T`` per
+  step, and the weight gradients as one GEMM each after the backward loop. Same
+  signatures as ``functional.recurrent``.
+* ``pointwise``: the gate math of one step, written once as plain array expressions;
+  NumPy runs the functions as they are, CuPy runs the same functions through
+  ``cupy.fuse`` (one kernel per step). There is no CUDA C source.
+* ``schedule``: which rows of a packed batch are active at each step.
+* ``threads``: BLAS threads of the per-step GEMMs, chosen per shape by measurement.
 
-The layers in ``minirnn.nn.rnn`` pick this path with ``impl="fast"``.
+The layers in ``minirnn.nn.rnn`` pick this path with ``impl="fast"`` (the default).
 """
 
 from . import recurrent

@@ -1,171 +1,190 @@
-"""In-place gate math of one time step, for the fast recurrent loop (any array module).
+"""The gate math of one time step, written once for NumPy and CuPy alike.
 
-Every function works on the ``n`` active rows of one step and writes into buffers it
-is given: no array is allocated. ``cuda_kernels`` has functions of the same names and
-signatures that do the same math as one fused CuPy kernel each.
+Each function below is the pointwise part of one cell step (no matmul), written as
+plain array expressions on (n, H) blocks, one block per gate, that returns new
+arrays. The fast loop (``recurrent.py``) calls the very same functions on both
+backends:
+
+* on NumPy, directly (``ops_for(np)`` is this module);
+* on CuPy, through ``cupy.fuse`` (``ops_for(cupy)``), which compiles each function
+  into one elementwise kernel per step instead of ten to twenty separate launches.
+
+So there is no second copy of the math (no CUDA C strings): the readable reference
+is ``functional/cells.py``, and this is the only fast form. Python scalar constants
+(``0.5``, ``1``) are "weak" under NumPy 2 and CuPy promotion rules: a float32 block
+stays float32.
 
 Layouts (internal to the fast path, see ``recurrent.py``):
 
-* LSTM gates are stored ``[i | f | o | g]`` (PyTorch's ``[i | f | g | o]`` with g moved
-  last, so the three sigmoid gates are contiguous). The i, f and o rows of the weights
-  and biases are pre-scaled by 1/2, so ``sigma(a) = 0.5 * tanh(a / 2) + 0.5`` costs one
-  tanh call over all four gates and one multiply-add over the sigmoid ones.
-* GRU gates are stored ``[r | z | n]`` (PyTorch's), with the r and z rows pre-scaled
-  by 1/2 the same way.
+* The gates keep PyTorch's order, LSTM ``[i | f | g | o]`` and GRU ``[r | z | n]``.
+* The weight and bias rows of the sigmoid gates (i, f, o; r, z) are pre-scaled by
+  1/2, so a sigmoid costs one tanh: ``sigma(a) = 0.5 * tanh(a / 2) + 0.5``.
 
-In forward, ``gates`` holds the pre-activations on entry and the activations on exit.
-In backward it holds the activations on entry and the gradients of the (unscaled)
-pre-activations on exit, which is what the weight-gradient GEMMs need.
+Argument names: ``x_k`` is gate k's part of the input projection ``x W_ih^T + b``,
+``hh_k`` its part of ``h_prev W_hh^T``, and ``a_k = x_k + hh_k`` its pre-activation
+(all halved for sigmoid gates; the loop adds the blocks in one call per step, three
+fewer than per gate); the activations are named as in ``cells.py`` (i, f, g, o;
+r, z, n); ``d_k`` is the gradient of gate k's (unscaled) pre-activation, which the
+weight GEMMs need.
 """
 
 from __future__ import annotations
 
-from ..backend import get_array_module
+import warnings
+from types import SimpleNamespace
+
+from ..backend import fuse, get_array_module, np
 
 # ============================================================================ Elman RNN
 
 
-def rnn_step_forward(h, x_part, nonlinearity):
-    """h = act(h + x_part), in place: ``h`` holds h_prev W_hh^T on entry.  (n, H)"""
-    xp = get_array_module(h)
-    xp.add(h, x_part, out=h)
-    if nonlinearity == "tanh":
-        xp.tanh(h, out=h)
-    else:
-        xp.maximum(h, 0, out=h)
+def rnn_tanh_forward(x_part, hh):
+    """h = tanh(x_part + hh)."""
+    xp = get_array_module(x_part, hh)
+    return xp.tanh(x_part + hh)
 
 
-def rnn_step_backward(da, dh, h, nonlinearity, scratch):
-    """da = dh * act'(h): 1 - h^2 (tanh) or [h > 0] (relu, via sign(h) for h >= 0)."""
-    xp = get_array_module(h)
-    deriv = scratch[: h.shape[0]]
-    if nonlinearity == "tanh":
-        xp.multiply(h, h, out=deriv)
-        xp.subtract(1, deriv, out=deriv)
-    else:
-        xp.sign(h, out=deriv)
-    xp.multiply(dh, deriv, out=da)
+def rnn_relu_forward(x_part, hh):
+    """h = max(x_part + hh, 0)."""
+    xp = get_array_module(x_part, hh)
+    return xp.maximum(x_part + hh, 0)
+
+
+def rnn_tanh_backward(dh, h):
+    """d_a = dh * (1 - h^2)   (tanh' from its output)."""
+    return dh * (1 - h * h)
+
+
+def rnn_relu_backward(dh, h):
+    """d_a = dh * [h > 0]   (relu' from its output)."""
+    return dh * (h > 0)
 
 
 # ============================================================================ LSTM
 
 
-def lstm_step_forward(gates, hh, c_prev, c, tanh_c, m, scratch):
-    """One LSTM step's gate math, gates ``[i|f|o|g]`` (n, 4H) with halved i, f, o rows:
+def lstm_forward(a_i, a_f, a_g, a_o, c_prev):
+    """One LSTM step's gate math (halved i, f, o pre-activations). Returns
+    ``(i, f, g, o, c, tanh_c, m)``:
 
-    gates = tanh(gates + hh);  i, f, o = 0.5 * gates + 0.5      (sigmoids)
-    c = f * c_prev + i * g;    tanh_c = tanh(c);    m = o * tanh_c
+    i, f, o = 0.5 * tanh(a) + 0.5               (= sigma of the unhalved a)
+    g       = tanh(a_g)
+    c       = f * c_prev + i * g
+    m       = o * tanh(c)
     """
-    xp = get_array_module(gates)
-    hidden = c.shape[1]
-    xp.add(gates, hh, out=gates)
-    xp.tanh(gates, out=gates)
-    sig = gates[:, : 3 * hidden]
-    xp.multiply(sig, 0.5, out=sig)
-    xp.add(sig, 0.5, out=sig)
-    i, f, o, g = (gates[:, k * hidden : (k + 1) * hidden] for k in range(4))
-    xp.multiply(f, c_prev, out=c)
-    xp.multiply(i, g, out=tanh_c)  # tanh_c as scratch for i * g
-    xp.add(c, tanh_c, out=c)
-    xp.tanh(c, out=tanh_c)
-    xp.multiply(o, tanh_c, out=m)
+    xp = get_array_module(a_i, c_prev)
+    i = 0.5 * xp.tanh(a_i) + 0.5
+    f = 0.5 * xp.tanh(a_f) + 0.5
+    g = xp.tanh(a_g)
+    o = 0.5 * xp.tanh(a_o) + 0.5
+    c = f * c_prev + i * g
+    tanh_c = xp.tanh(c)
+    return i, f, g, o, c, tanh_c, o * tanh_c
 
 
-def lstm_step_backward(gates, dm, tanh_c, c_prev, dc, scratch):
-    """Backward of one LSTM step. ``dc`` holds the gradient of c on entry, of c_prev on exit:
+def lstm_backward(dm, dc, i, f, g, o, c_prev, tanh_c):
+    """Backward of one LSTM step's gate math. ``dc`` is the gradient reaching c from
+    the next step. Returns ``(d_i, d_f, d_g, d_o, dc_prev)``:
 
-    dc     = dc + dm * o * (1 - tanh_c^2)
-    dy     = [dc * g | dc * c_prev | dm * tanh_c | dc * i]        (d of i, f, o, g)
-    dc     = dc * f                                               (dc_prev)
-    gates  = dy * [i(1-i) | f(1-f) | o(1-o) | 1-g^2]              (d of the pre-activations)
-
-    ``scratch`` is (dy (N, 4H), deriv (N, 4H), tmp (N, H)).
+    dc      = dc + dm * o * (1 - tanh_c^2)       (through m = o * tanh(c))
+    d_i     = dc * g * i(1 - i)                  d_f = dc * c_prev * f(1 - f)
+    d_g     = dc * i * (1 - g^2)                 d_o = dm * tanh_c * o(1 - o)
+    dc_prev = dc * f
     """
-    xp = get_array_module(gates)
-    n, hidden = dc.shape
-    dy, deriv, tmp = (s[:n] for s in scratch)
-    i, f, o, g = (gates[:, k * hidden : (k + 1) * hidden] for k in range(4))
-    # backprop through m = o * tanh(c) into c
-    xp.multiply(tanh_c, tanh_c, out=tmp)
-    xp.subtract(1, tmp, out=tmp)
-    xp.multiply(tmp, o, out=tmp)
-    xp.multiply(tmp, dm, out=tmp)
-    xp.add(dc, tmp, out=dc)
-    # gradients of the gate activations
-    xp.multiply(dc, g, out=dy[:, :hidden])
-    xp.multiply(dc, c_prev, out=dy[:, hidden : 2 * hidden])
-    xp.multiply(dm, tanh_c, out=dy[:, 2 * hidden : 3 * hidden])
-    xp.multiply(dc, i, out=dy[:, 3 * hidden :])
-    xp.multiply(dc, f, out=dc)
-    # through the activations: sigma' = s(1 - s), tanh' = 1 - g^2
-    sig, dsig, dtanh = gates[:, : 3 * hidden], deriv[:, : 3 * hidden], deriv[:, 3 * hidden :]
-    xp.subtract(1, sig, out=dsig)
-    xp.multiply(dsig, sig, out=dsig)
-    xp.multiply(g, g, out=dtanh)
-    xp.subtract(1, dtanh, out=dtanh)
-    xp.multiply(dy, deriv, out=gates)
+    dc = dc + dm * o * (1 - tanh_c * tanh_c)
+    d_i = dc * g * i * (1 - i)
+    d_f = dc * c_prev * f * (1 - f)
+    d_g = dc * i * (1 - g * g)
+    d_o = dm * tanh_c * o * (1 - o)
+    return d_i, d_f, d_g, d_o, dc * f
 
 
 # ============================================================================ GRU
 
 
-def gru_step_forward(gates, gh, b_hn, h_prev, h, scratch):
-    """One GRU step's gate math, gates ``[r|z|n]`` (n, 3H) holding x W_ih^T + b (r, z halved),
-    ``gh`` (n, 3H) holding h_prev W_hh^T (r, z halved; b_hh's r, z parts already in gates):
+def gru_forward(a_r, a_z, x_n, hh_n, b_hn, h_prev):
+    """One GRU step's gate math (halved r, z pre-activations). ``hh_n`` is
+    h_prev W_hn^T and ``b_hn`` (H,) the bias that the reset gate scales with it.
+    Returns ``(r, z, n, hn, h)``:
 
-    r, z = 0.5 * tanh(gates_rz + gh_rz) + 0.5
-    gh_n = gh_n + b_hn                      (kept: the reset gate scales it, backward needs it)
-    n    = tanh(gates_n + r * gh_n)
-    h    = n + z * (h_prev - n)             (= (1 - z) * n + z * h_prev)
+    r, z = 0.5 * tanh(a) + 0.5
+    hn   = hh_n + b_hn                           (kept: backward needs it)
+    n    = tanh(x_n + r * hn)
+    h    = n + z * (h_prev - n)                  (= (1 - z) * n + z * h_prev)
     """
-    xp = get_array_module(gates)
-    n_rows, hidden = h.shape
-    tmp = scratch[:n_rows]
-    rz = gates[:, : 2 * hidden]
-    xp.add(rz, gh[:, : 2 * hidden], out=rz)
-    xp.tanh(rz, out=rz)
-    xp.multiply(rz, 0.5, out=rz)
-    xp.add(rz, 0.5, out=rz)
-    r, z, cand = gates[:, :hidden], gates[:, hidden : 2 * hidden], gates[:, 2 * hidden :]
-    hn = gh[:, 2 * hidden :]
-    if b_hn is not None:
-        xp.add(hn, b_hn, out=hn)
-    xp.multiply(r, hn, out=tmp)
-    xp.add(cand, tmp, out=cand)
-    xp.tanh(cand, out=cand)
-    xp.subtract(h_prev, cand, out=tmp)
-    xp.multiply(tmp, z, out=tmp)
-    xp.add(cand, tmp, out=h)
+    xp = get_array_module(a_r, hh_n)
+    r = 0.5 * xp.tanh(a_r) + 0.5
+    z = 0.5 * xp.tanh(a_z) + 0.5
+    hn = hh_n + b_hn
+    n = xp.tanh(x_n + r * hn)
+    return r, z, n, hn, n + z * (h_prev - n)
 
 
-def gru_step_backward(gates, gh, dh, h_prev, dh_z, scratch):
-    """Backward of one GRU step (the matmul dgh W_hh is the caller's):
+def gru_backward(dh, r, z, n, hn, h_prev):
+    """Backward of one GRU step's gate math. Returns ``(d_r, d_z, d_n, d_hn, dh_z)``:
 
-    dh_z   = dh * z                                  (the direct path to h_prev)
-    dz     = dh * (h_prev - n)                       -> gh_z
-    dn_pre = dh * (1 - z) * (1 - n^2)                -> gates_n   (= dgi_n)
-    dr     = dn_pre * gh_n                           -> gh_r
-    dgh_n  = dn_pre * r                              -> gh_n
-    [dr | dz] *= [r(1-r) | z(1-z)]                   -> gh_rz     (= dgi_rz = dgh_rz)
-
-    ``scratch`` is (tmp (N, H), deriv (N, 2H)).
+    d_n  = dh * (1 - z) * (1 - n^2)              (gradient of x_n + r * hn)
+    d_r  = d_n * hn * r(1 - r)                   d_z = dh * (h_prev - n) * z(1 - z)
+    d_hn = d_n * r                               (the n part of dgh)
+    dh_z = dh * z                                (the direct path to h_prev)
     """
-    xp = get_array_module(gates)
-    n_rows, hidden = dh.shape
-    tmp, deriv = scratch[0][:n_rows], scratch[1][:n_rows]
-    r, z, cand = gates[:, :hidden], gates[:, hidden : 2 * hidden], gates[:, 2 * hidden :]
-    dgh_r, dgh_z, hn = gh[:, :hidden], gh[:, hidden : 2 * hidden], gh[:, 2 * hidden :]
-    xp.multiply(dh, z, out=dh_z)
-    xp.subtract(h_prev, cand, out=dgh_z)
-    xp.multiply(dgh_z, dh, out=dgh_z)
-    xp.subtract(1, z, out=tmp)
-    xp.multiply(tmp, dh, out=tmp)
-    xp.multiply(cand, cand, out=cand)
-    xp.subtract(1, cand, out=cand)
-    xp.multiply(cand, tmp, out=cand)
-    xp.multiply(cand, hn, out=dgh_r)
-    xp.multiply(cand, r, out=hn)
-    rz, drz = gates[:, : 2 * hidden], gh[:, : 2 * hidden]
-    xp.subtract(1, rz, out=deriv)
-    xp.multiply(deriv, rz, out=deriv)
-    xp.multiply(drz, deriv, out=drz)
+    d_n = dh * (1 - z) * (1 - n * n)
+    d_r = d_n * hn * r * (1 - r)
+    d_z = dh * (h_prev - n) * z * (1 - z)
+    return d_r, d_z, d_n, d_n * r, dh * z
+
+
+# ============================================================================ per backend
+
+STEP_FUNCTIONS = (
+    rnn_tanh_forward,
+    rnn_relu_forward,
+    rnn_tanh_backward,
+    rnn_relu_backward,
+    lstm_forward,
+    lstm_backward,
+    gru_forward,
+    gru_backward,
+)
+
+
+class FusedStep:
+    """``cupy.fuse(fn)`` for one step function, created at its first call.
+
+    ``fn`` is the NumPy function itself (the same object, not a copy). If CuPy cannot
+    fuse it (an unsupported CuPy version, say), the call runs ``fn`` unfused on the
+    CuPy arrays instead, which gives the same values with one launch per operation,
+    and warns once; ``error`` then holds the reason.
+    """
+
+    def __init__(self, fn):
+        self.fn = fn
+        self.kernel = None
+        self.error = None
+
+    def __call__(self, *arrays):
+        if self.error is None:
+            try:
+                if self.kernel is None:
+                    self.kernel = fuse(self.fn)
+                return self.kernel(*arrays)
+            except Exception as err:  # noqa: BLE001 - any fusion failure falls back
+                self.error = err
+                warnings.warn(f"cupy.fuse failed for {self.fn.__name__} ({err!r}); running it unfused",
+                              RuntimeWarning, stacklevel=2)
+        return self.fn(*arrays)
+
+
+PLAIN = SimpleNamespace(**{fn.__name__: fn for fn in STEP_FUNCTIONS})
+_fused = None  # the same functions wrapped in FusedStep, built at the first CuPy call
+
+
+def ops_for(xp):
+    """The step functions for array module ``xp``: the functions above, called
+    directly on NumPy and through ``FusedStep`` (one kernel each) on CuPy."""
+    global _fused
+    if xp is np:
+        return PLAIN
+    if _fused is None:
+        _fused = SimpleNamespace(**{fn.__name__: FusedStep(fn) for fn in STEP_FUNCTIONS})
+    return _fused

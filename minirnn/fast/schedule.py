@@ -59,6 +59,13 @@ class Schedule(NamedTuple):
         """The state slot read by step t."""
         return t + 1 if self.reverse else t
 
+    def plan(self) -> list:
+        """Per step, in the order the steps run: ``(n_t, packed rows, slot, prev_slot)``."""
+        return [
+            (n, slice(self.offsets[t], self.offsets[t] + n), self.slot(t), self.prev_slot(t))
+            for t, n in ((t, self.batch_sizes[t]) for t in self.order)
+        ]
+
 
 def build_schedule(lengths, steps: int, batch: int, reverse: bool, xp) -> Schedule:
     """The schedule for ``lengths`` (host ints, or None: every sequence has T steps)."""

@@ -36,20 +36,53 @@ from ..checks import (
     check_rank,
     check_shape,
 )
+from ..fast import recurrent as fast_recurrent
 from ..functional import linear as F_linear
 from ..functional import recurrent as F_recurrent
 from .module import Module, Parameter
 
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 3, "lstm": 4}
-IMPLS = ("reference", "fast")
+# impl name -> (forward, backward) of one direction; the layer binds one pair
+IMPLEMENTATIONS = {
+    "reference": (F_recurrent.recurrent_forward, F_recurrent.recurrent_backward),
+    "fast": (fast_recurrent.recurrent_forward, fast_recurrent.recurrent_backward),
+}
+IMPLS = tuple(IMPLEMENTATIONS)
 
 
 class _RNNCache(NamedTuple):
-    layer_caches: list  # per layer: list of per-direction RecurrentCache
+    layer_caches: list  # per layer: list of per-direction caches of the bound implementation
     dropout_caches: list  # per layer > 0: the DropoutCache on its input, or None
     batch_first: bool
     unbatched: bool
     out_shape: tuple  # time-major (T, N, num_directions * P)
+    direction_backward: object  # the backward of the implementation that made layer_caches
+
+
+def _to_time_major(a, unbatched: bool, batch_first: bool):
+    """A user-layout array as time-major and batched: (T, D) -> (T, 1, D) when unbatched,
+    (N, T, D) -> (T, N, D) when batch_first; states (L, H) -> (L, 1, H) likewise."""
+    if a is None:
+        return None
+    if unbatched:
+        return a[:, None, :]
+    return a.transpose(1, 0, 2) if batch_first else a
+
+
+def _from_time_major(a, unbatched: bool, batch_first: bool):
+    """The inverse of ``_to_time_major``."""
+    if a is None:
+        return None
+    if unbatched:
+        return a[:, 0]
+    return a.transpose(1, 0, 2) if batch_first else a
+
+
+def _user_shape(shape: tuple, unbatched: bool, batch_first: bool) -> tuple:
+    """The shape a user passes for a time-major batched ``shape`` (see _to_time_major)."""
+    if unbatched:
+        return (shape[0],) + tuple(shape[2:])
+    return (shape[1], shape[0]) + tuple(shape[2:]) if batch_first else tuple(shape)
 
 
 class RNNBase(Module):
@@ -83,7 +116,7 @@ class RNNBase(Module):
         self.mode = mode
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.bidirectional = bool(bias), bool(batch_first), bool(bidirectional)
-        self.dropout, self.proj_size, self.impl = dropout, proj_size, impl
+        self.dropout, self.proj_size, self.impl = dropout, proj_size, impl  # the setter binds the loops
         self.num_directions = 2 if bidirectional else 1
         self.output_size = proj_size if proj_size else hidden_size  # P in the docstrings
         dtype = resolve_dtype(dtype)
@@ -125,20 +158,18 @@ class RNNBase(Module):
             if p is not None:
                 p.accumulate(g)
 
-    def _run(self, x, state0, params, lengths, reverse):
-        if self.impl == "fast":
-            from ..fast import recurrent as fast
+    @property
+    def impl(self) -> str:
+        """The per-direction loop: ``"fast"`` (``minirnn.fast``) or ``"reference"``."""
+        return self._impl
 
-            return fast.recurrent_forward(self.mode, x, state0, params, lengths, reverse)
-        return F_recurrent.recurrent_forward(self.mode, x, state0, params, lengths, reverse)
-
-    @staticmethod
-    def _run_backward(dout, dstate_n, cache):
-        if isinstance(cache, F_recurrent.RecurrentCache):
-            return F_recurrent.recurrent_backward(dout, dstate_n, cache)
-        from ..fast import recurrent as fast
-
-        return fast.recurrent_backward(dout, dstate_n, cache)
+    @impl.setter
+    def impl(self, name: str) -> None:
+        if name not in IMPLEMENTATIONS:
+            raise ValueError(f"{type(self).__name__} impl must be one of {', '.join(IMPLS)}, got {name!r}")
+        object.__setattr__(self, "_impl", name)
+        # bound once here; each forward's cache remembers the backward that matches it
+        self._direction_forward, self._direction_backward = IMPLEMENTATIONS[name]
 
     @property
     def _is_lstm(self) -> bool:
@@ -154,12 +185,8 @@ class RNNBase(Module):
         check_rank(x, (2, 3), name, "input", layout)
         check_last_dim(x, self.input_size, name)
         check_finite(x, name)
-        xp = get_array_module(x)
         unbatched = x.ndim == 2
-        if unbatched:
-            x = x[:, None, :]
-        elif self.batch_first:
-            x = x.transpose(1, 0, 2)
+        x = _to_time_major(x, unbatched, self.batch_first)
         steps, batch = x.shape[0], x.shape[1]
         if steps == 0:
             raise ValueError(f"{name} expects at least one time step, got T = 0")
@@ -168,7 +195,16 @@ class RNNBase(Module):
             if lengths.min() == steps:
                 lengths = None  # every sequence is full: the plain path is the same
         h0, c0 = self._initial_state(hx, batch, unbatched, x)
+        out, h_n, c_n, layer_caches, dropout_caches = self._forward_layers(x, h0, c0, lengths)
+        self._save(_RNNCache(layer_caches, dropout_caches, self.batch_first, unbatched, out.shape,
+                             self._direction_backward))
+        out = _from_time_major(out, unbatched, self.batch_first)
+        h_n, c_n = _from_time_major(h_n, unbatched, False), _from_time_major(c_n, unbatched, False)
+        return (out, (h_n, c_n)) if self._is_lstm else (out, h_n)
 
+    def _forward_layers(self, x, h0, c0, lengths):
+        """Time-major, batched: ``(out, h_n, c_n, layer_caches, dropout_caches)``."""
+        xp = get_array_module(x)
         layer_input, layer_caches, dropout_caches = x, [], []
         h_n, c_n = [], []
         for layer in range(self.num_layers):
@@ -181,8 +217,9 @@ class RNNBase(Module):
             for direction in range(self.num_directions):
                 index = layer * self.num_directions + direction
                 state0 = (h0[index],) + ((c0[index],) if self._is_lstm else ())
-                out, state_n, cache = self._run(
-                    layer_input, state0, self._direction_params(layer, direction), lengths, reverse=direction == 1
+                params = self._direction_params(layer, direction)
+                out, state_n, cache = self._direction_forward(
+                    self.mode, layer_input, state0, params, lengths, reverse=direction == 1
                 )
                 outputs.append(out)
                 caches.append(cache)
@@ -191,16 +228,8 @@ class RNNBase(Module):
                     c_n.append(state_n[1])
             layer_input = outputs[0] if len(outputs) == 1 else xp.concatenate(outputs, axis=2)
             layer_caches.append(caches)
-
-        out, h_n = layer_input, xp.stack(h_n)
         c_n = xp.stack(c_n) if self._is_lstm else None
-        self._save(_RNNCache(layer_caches, dropout_caches, self.batch_first, unbatched, out.shape))
-        if unbatched:
-            out, h_n = out[:, 0], h_n[:, 0]
-            c_n = None if c_n is None else c_n[:, 0]
-        elif self.batch_first:
-            out = out.transpose(1, 0, 2)
-        return (out, (h_n, c_n)) if self._is_lstm else (out, h_n)
+        return layer_input, xp.stack(h_n), c_n, layer_caches, dropout_caches
 
     def _initial_state(self, hx, batch, unbatched, like):
         """Validate ``hx`` and return (h0, c0) as (L*dirs, N, .) arrays (c0 None unless LSTM)."""
@@ -240,50 +269,40 @@ class RNNBase(Module):
         ``(dx, (dh0, dc0))``, the gradients of the input and of the initial state
         (taken at zeros when no ``hx`` was given).
         """
-        name = type(self).__name__
+        name = f"{type(self).__name__}.backward"
         cache = self._peek()  # popped once the upstream gradients pass their checks
-        xp = get_array_module(self.weight_ih_l0.data)
-        steps, batch, width = cache.out_shape
         if self._is_lstm:
             if dh_n is None:
                 dh_n = (None, None)
             if not isinstance(dh_n, (tuple, list)) or len(dh_n) != 2:
-                raise TypeError(
-                    f"{name}.backward expects dh_n to be None or a pair (dh_n, dc_n), got {type(dh_n).__name__}"
-                )
+                raise TypeError(f"{name} expects dh_n to be None or a pair (dh_n, dc_n), got {type(dh_n).__name__}")
             dh_final, dc_final = dh_n
         else:
             dh_final, dc_final = dh_n, None
+        steps, batch, width = cache.out_shape
         layers = self.num_layers * self.num_directions
-        for grad, label in ((dout, "dout"), (dh_final, "dh_n"), (dc_final, "dc_n")):
+        grads = (  # (gradient, its name, its time-major batched shape, batch_first applies)
+            (dout, "dout", (steps, batch, width), cache.batch_first),
+            (dh_final, "dh_n", (layers, batch, self.output_size), False),
+            (dc_final, "dc_n", (layers, batch, self.hidden_size), False),
+        )
+        for grad, label, shape, batch_first in grads:
             if grad is not None:
-                check_float(grad, self.weight_ih_l0.dtype, f"{name}.backward", label)
-        if cache.unbatched:
-            if dout is not None:
-                check_shape(dout, (steps, width), f"{name}.backward", "dout")
-                dout = dout[:, None, :]
-            if dh_final is not None:
-                check_shape(dh_final, (layers, self.output_size), f"{name}.backward", "dh_n")
-                dh_final = dh_final[:, None, :]
-            if dc_final is not None:
-                check_shape(dc_final, (layers, self.hidden_size), f"{name}.backward", "dc_n")
-                dc_final = dc_final[:, None, :]
-        else:
-            if dout is not None:
-                expected = (batch, steps, width) if cache.batch_first else (steps, batch, width)
-                check_shape(dout, expected, f"{name}.backward", "dout")
-                if cache.batch_first:
-                    dout = dout.transpose(1, 0, 2)
-            if dh_final is not None:
-                check_shape(dh_final, (layers, batch, self.output_size), f"{name}.backward", "dh_n")
-            if dc_final is not None:
-                check_shape(dc_final, (layers, batch, self.hidden_size), f"{name}.backward", "dc_n")
+                check_float(grad, self.weight_ih_l0.dtype, name, label)
+                check_shape(grad, _user_shape(shape, cache.unbatched, batch_first), name, label)
         self._restore()
+        dout, dh_final, dc_final = (_to_time_major(g, cache.unbatched, bf) for g, _, _, bf in grads)
+        dx, dh0, dc0 = self._backward_layers(cache, dout, dh_final, dc_final)
+        dx = _from_time_major(dx, cache.unbatched, cache.batch_first)
+        dh0, dc0 = _from_time_major(dh0, cache.unbatched, False), _from_time_major(dc0, cache.unbatched, False)
+        return (dx, (dh0, dc0)) if self._is_lstm else (dx, dh0)
 
-        dh0 = [None] * layers
-        dc0 = [None] * layers
-        dlayer_out = dout
-        size = self.output_size
+    def _backward_layers(self, cache, dout, dh_final, dc_final):
+        """Time-major, batched: ``(dx, dh0, dc0)``, accumulating every parameter gradient."""
+        xp = get_array_module(self.weight_ih_l0.data)
+        layers = self.num_layers * self.num_directions
+        dh0, dc0 = [None] * layers, [None] * layers
+        dlayer_out, size = dout, self.output_size
         for layer in reversed(range(self.num_layers)):
             dlayer_in = None
             for direction in range(self.num_directions):
@@ -292,7 +311,7 @@ class RNNBase(Module):
                 dstate_n = (None if dh_final is None else dh_final[index],)
                 if self._is_lstm:
                     dstate_n += (None if dc_final is None else dc_final[index],)
-                dx, dstate0, dparams = self._run_backward(d_out, dstate_n, cache.layer_caches[layer][direction])
+                dx, dstate0, dparams = cache.direction_backward(d_out, dstate_n, cache.layer_caches[layer][direction])
                 self._accumulate(layer, direction, dparams)
                 dlayer_in = dx if dlayer_in is None else dlayer_in + dx
                 dh0[index] = dstate0[0]
@@ -301,15 +320,7 @@ class RNNBase(Module):
             if cache.dropout_caches[layer] is not None:
                 dlayer_in = F_linear.dropout_backward(dlayer_in, cache.dropout_caches[layer])
             dlayer_out = dlayer_in
-
-        dx, dh0 = dlayer_out, xp.stack(dh0)
-        dc0 = xp.stack(dc0) if self._is_lstm else None
-        if cache.unbatched:
-            dx, dh0 = dx[:, 0], dh0[:, 0]
-            dc0 = None if dc0 is None else dc0[:, 0]
-        elif cache.batch_first:
-            dx = dx.transpose(1, 0, 2)
-        return (dx, (dh0, dc0)) if self._is_lstm else (dx, dh0)
+        return dlayer_out, xp.stack(dh0), (xp.stack(dc0) if self._is_lstm else None)
 
     def extra_repr(self) -> str:
         parts = [f"{self.input_size}, {self.hidden_size}"]

@@ -4,7 +4,8 @@ The CLI, the examples and the demo all prepare data the same way:
 
 1. shuffle the examples with ``seed`` and split off a validation set (for early
    stopping and ``best.npz``) and a held-out test set (never seen in training or
-   model selection; the demo reports exact match on it),
+   model selection). Seq2seq data is split by unique source sentence, so all the
+   references of a source stay together and no source is in two splits,
 2. tokenise (word or character mode) and build the vocabularies on the training
    split only, so unseen words in val/test become ``<unk>`` as they would for a user,
 3. wrap each split in a ``minirnn.data.BucketIterator`` (length-bucketed, seeded).
@@ -12,14 +13,20 @@ The CLI, the examples and the demo all prepare data the same way:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..backend import np
 
 
 @dataclass
 class Seq2SeqData:
-    """Vocabularies, batch iterators and the raw pairs of each split."""
+    """Vocabularies, batch iterators and the raw pairs of each split.
+
+    ``val_groups``/``test_groups`` hold each validation/test source with all its
+    references (for BLEU). ``spacing`` is how the training targets are written (the
+    output is detokenised with it); ``max_src_len`` the longest training source in
+    tokens; ``warnings`` what a user should hear about the split (tiny splits).
+    """
 
     src_vocab: object
     tgt_vocab: object
@@ -30,11 +37,28 @@ class Seq2SeqData:
     val_pairs: list
     test_pairs: list
     mode: str = "word"
-    lower: bool = True
+    lower: bool = False
+    val_groups: list = field(default_factory=list)
+    test_groups: list = field(default_factory=list)
+    spacing: object = None
+    max_src_len: int = 0
+    warnings: list = field(default_factory=list)
 
     @property
     def vocabs(self) -> dict:
         return {"src": self.src_vocab, "tgt": self.tgt_vocab}
+
+    def sources(self, split: str) -> int:
+        """How many distinct source sentences ``split`` ("train", "val", "test") holds."""
+        from ..data import group_references
+
+        return len(group_references(getattr(self, f"{split}_pairs"), key=self.source_key))
+
+    def source_key(self, text: str) -> str:
+        """What makes two sources the same for the model: equal token sequences."""
+        from ..data import tokenize
+
+        return "\x00".join(tokenize(text, lower=self.lower, mode=self.mode))
 
 
 @dataclass
@@ -67,12 +91,29 @@ def _split(items, val_size, test_size, seed):
     return items[n_val + n_test :], items[:n_val], items[n_val : n_val + n_test]
 
 
-def seq2seq_data(pairs, val_size=0.05, test_size=0.05, batch_size: int = 64, seed: int = 0,
-                 lower: bool = True, mode: str = "word", min_freq: int = 1, max_size=None) -> Seq2SeqData:
-    """Split (source text, target text) pairs and build vocabularies and iterators."""
-    from ..data import BucketIterator, prepare_seq2seq
+TINY_SPLIT = 20  # fewer sources than this make a split's BLEU too noisy to trust
 
-    train, val, test = _split(pairs, val_size, test_size, seed)
+
+def _split_warnings(data: Seq2SeqData) -> list[str]:
+    warnings = []
+    for name, what in (("val", "validation (it picks the kept model)"), ("test", "test")):
+        count = len(getattr(data, f"{name}_groups"))
+        if 0 < count < TINY_SPLIT:
+            warnings.append(f"the {what} split holds only {count} source sentences: its scores are noisy")
+    return warnings
+
+
+def seq2seq_data(pairs, val_size=0.05, test_size=0.05, batch_size: int = 64, seed: int = 0,
+                 lower: bool = False, mode: str = "word", min_freq: int = 1, max_size=None) -> Seq2SeqData:
+    """Split (source text, target text) pairs by unique source and build vocabularies and iterators.
+
+    ``val_size``/``test_size`` count distinct sources (``minirnn.data.split_by_source``):
+    all references of a source stay in one split. Tokens keep their case unless ``lower``.
+    """
+    from ..data import BucketIterator, Spacing, group_references, prepare_seq2seq, split_by_source
+
+    data = Seq2SeqData(None, None, None, None, None, [], [], [], mode, lower)
+    train, val, test = split_by_source(pairs, val_size, test_size, seed, key=data.source_key)
     prepared = prepare_seq2seq(train, mode=mode, lower=lower, min_freq=min_freq, max_size=max_size)
     src_vocab, tgt_vocab = prepared.src_vocab, prepared.tgt_vocab
 
@@ -83,8 +124,31 @@ def seq2seq_data(pairs, val_size=0.05, test_size=0.05, batch_size: int = 64, see
         return BucketIterator(ids.src_ids, targets=ids.tgt_ids, batch_size=batch_size, shuffle=shuffle, seed=seed,
                               pad_id=tgt_vocab.pad_id, bos_id=tgt_vocab.bos_id, eos_id=tgt_vocab.eos_id)
 
-    return Seq2SeqData(src_vocab, tgt_vocab, iterator(train, True), iterator(val, False), iterator(test, False),
-                       train, val, test, mode, lower)
+    data.src_vocab, data.tgt_vocab = src_vocab, tgt_vocab
+    data.train, data.val, data.test = iterator(train, True), iterator(val, False), iterator(test, False)
+    data.train_pairs, data.val_pairs, data.test_pairs = train, val, test
+    data.val_groups = group_references(val, key=data.source_key)
+    data.test_groups = group_references(test, key=data.source_key)
+    data.spacing = Spacing.learn(tgt for _, tgt in train) if mode == "word" else Spacing()
+    data.max_src_len = max(len(tokens) for tokens in prepared.src_tokens)
+    data.warnings = _split_warnings(data)
+    return data
+
+
+def translation_monitor(data: Seq2SeqData, beam_size: int = 1, prefix: str = "val_"):
+    """A ``fit(val_metrics=...)`` callable: BLEU, chrF and exact match of the model on the
+    validation sources, against all their references -> ``{"val_bleu", "val_chrf", "val_exact_match"}``."""
+    from .inference import score_translations
+
+    def scores(model) -> dict:
+        if not data.val_groups:
+            return {}
+        result, _ = score_translations(model, data.src_vocab, data.tgt_vocab, data.val_groups, beam_size=beam_size,
+                                       lower=data.lower, mode=data.mode, spacing=data.spacing)
+        return {f"{prefix}bleu": result["bleu"], f"{prefix}chrf": result["chrf"],
+                f"{prefix}exact_match": result["exact_match"]}
+
+    return scores
 
 
 def stratified_split(examples, val_size=0.1, test_size=0.1, seed: int = 0):

@@ -7,7 +7,7 @@ decides what to show.
 * ``attention_heatmap(weights, source, output)``: shaded terminal grid (``heatmap``)
 * ``pipeline_trace(model, src_vocab, tgt_vocab, text)``: the six stages (``trace``)
 * ``classification_table(report)``, ``confusion_table(report)``: a classifier's scores (``classification``)
-* ``save_attention_png``, ``save_history_png``, ``save_confusion_png``: PNGs, needs the ``plot`` extra (``plots``)
+* ``save_attention_png``, ``save_history_png``, ``save_confusion_png``: PNGs through matplotlib (``plots``)
 * ``gradflow_table``, ``gradflow_chart``, ``gradflow_summary``, ``save_gradflow_png``: the
   gradient flow through time of ``minirnn.gradflow.compare_gradient_flow`` (``gradflow``)
 * ``explain_cell(cell)``: one cell step worked by hand, every equation with its numbers (``explain``)

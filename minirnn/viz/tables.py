@@ -28,11 +28,17 @@ def _finite(values) -> list[float]:
     return [float(v) for v in values if v is not None and math.isfinite(float(v))]
 
 
-def _observations(history: dict) -> list[str]:
-    """A short note per epoch, in the spirit of the seed's "Observation" column."""
+def _observations(history: dict, monitor: str | None = None) -> list[str]:
+    """A short note per epoch, in the spirit of the seed's "Observation" column.
+
+    "best val so far" follows ``monitor`` (the value fit selected on: minimised when it
+    ends in "loss"), by default val exact match or val accuracy.
+    """
     losses = history.get("loss", [])
-    watch_key = next((k for k in ("val_exact_match", "val_accuracy") if history.get(k)), None)
-    watched = history.get(watch_key, []) if watch_key else []
+    watch_key = monitor if monitor and history.get(monitor) else next(
+        (k for k in ("val_exact_match", "val_accuracy") if history.get(k)), None)
+    sign = -1.0 if watch_key and watch_key.endswith("loss") else 1.0  # compare -loss: lower is better
+    watched = [None if v is None else sign * v for v in history.get(watch_key, [])] if watch_key else []
     notes, best = [], -math.inf
     for i in range(len(history.get("epoch", losses))):
         parts = []
@@ -65,13 +71,16 @@ def _columns(history: dict) -> list:
     return known[:split] + extra + known[split:]
 
 
-def epoch_table(history: dict, observations: bool = True) -> str:
-    """The per-epoch table: Epoch | Loss ↓ | Accuracy ↑ | val columns | Observation."""
+def epoch_table(history: dict, observations: bool = True, monitor: str | None = None) -> str:
+    """The per-epoch table: Epoch | Loss ↓ | Accuracy ↑ | val columns | Observation.
+
+    ``monitor``: the record key the run selected on, which "best val so far" follows.
+    """
     epochs = list(history.get("epoch") or range(1, len(history.get("loss", [])) + 1))
     columns = _columns(history)
     header = ["Epoch"] + [h for _, h, _ in columns]
     rows = []
-    notes = _observations(history) if observations else []
+    notes = _observations(history, monitor) if observations else []
     for i, epoch in enumerate(epochs):
         row = [str(epoch)]
         for key, _, fmt in columns:
