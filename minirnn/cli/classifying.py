@@ -236,12 +236,12 @@ def train_classifier(args, settings, mode) -> int:
     print_fit_summary(history, monitor)
     if not world.is_root:
         return 0  # the other ranks of a distributed run only train
-    report_test(folder, data, history, monitor)
+    report_test(folder, data, history, monitor, args.data)
     say(f"total time {time.perf_counter() - started:.1f}s")
     return 0
 
 
-def report_test(folder, data, history, monitor) -> None:
+def report_test(folder, data, history, monitor, data_path=None) -> None:
     """The kept model on the held-out test split: the scores, the tables, samples, the PNGs."""
     from ..io import load_checkpoint
     from ..train.classification_metrics import evaluate_classifier
@@ -266,6 +266,8 @@ def report_test(folder, data, history, monitor) -> None:
     say(f"\nsaved under {folder}/: best.npz, last.npz" + "".join(f", {os.path.basename(p)}" for p in pngs))
     sample = data.test_examples[0][0] if data.test_examples else "text"
     say(f'try:  python -m minirnn predict {best_path} "{sample}"')
+    if data_path:
+        say(f"      python -m minirnn evaluate {best_path} --data {data_path}   (any file of this layout)")
 
 
 def _show_predictions(model, data, count: int = 4) -> None:
