@@ -80,6 +80,21 @@ def _choose_folder(args, default: str, say) -> tuple[str, str]:
     return folder, name
 
 
+def nothing_left(folder: str, settings: dict) -> str | None:
+    """Why a resumed run has no epoch left to train under ``settings`` (epochs, patience), or None."""
+    from ..io import load_checkpoint
+
+    ckpt = load_checkpoint(os.path.join(folder, "last.npz"))
+    epoch, state = int(ckpt.epoch or 0), ckpt.extra.get("fit") or {}
+    if state.get("stopped_early") and int(state.get("bad_epochs", 0)) >= settings["patience"]:
+        return (f"the run stopped early at epoch {epoch} ({state.get('stop_reason', '')}); nothing more to train "
+                f"(give --patience above {state.get('bad_epochs')} to continue it)")
+    if epoch >= settings["epochs"]:
+        return f"the run already finished epoch {epoch} of --epochs {settings['epochs']}; nothing more to train " \
+               "(give a larger --epochs to continue it)"
+    return None
+
+
 def resume_command(argv, run_name: str) -> str:
     """The command line that resumes this run: ``argv`` without ``--force``, with ``--name`` and ``--resume``."""
     argv = [a for a in argv if a != "--force"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .classifying import add_classify_options, train_classifier
 from .common import UserError, add_common_options, init_world, positive_float, positive_int, probability, say
-from .runs import open_run, resumed_settings
+from .runs import nothing_left, open_run, resumed_settings
 from .translating import RUN_OPTIONS, choose_monitor, file_sha256, read_parallel_file, seq2seq_run, split_sizes
 
 DEMO = {  # the demo's settings; the issue asks for >= 90% held-out exact match in about 2 minutes on 2 cores
@@ -86,6 +86,8 @@ def cmd_seq2seq(args, kind: str) -> int:
     folder = open_run(args, args.name or kind, say=say, world=args.world)
     if getattr(args, "resume", False):
         settings = resumed_settings(folder, settings, args.explicit, RUN_OPTIONS)
+        if _nothing_to_resume(args, folder, settings):
+            return 0
     pairs, story = _seq2seq_data(args, settings)
     if getattr(args, "resume", False):
         _check_resumed_data(args, settings, story)
@@ -96,6 +98,14 @@ def cmd_seq2seq(args, kind: str) -> int:
                 join=story.get("join"), heatmap_sentence=story.get("heatmap_sentence"),
                 data_file=story.get("data_file"))
     return 0
+
+
+def _nothing_to_resume(args, folder: str, settings: dict) -> bool:
+    """True (and says why) when ``--resume`` finds the run already finished under ``settings``."""
+    reason = nothing_left(folder, settings) if getattr(args, "resume", False) else None
+    if reason:
+        say(f"--resume: {reason}")
+    return bool(reason)
 
 
 def cmd_demo(args) -> int:
@@ -110,7 +120,9 @@ def cmd_train(args) -> int:
         settings = dict(run_settings(args), lower=True)  # the classifier's own default: it lower-cases its texts
         args.cell_given, args.cell = args.cell is not None, args.cell or "gru"
         args.world = init_world(args)
-        open_run(args, args.name or "classify", say=say, world=args.world)
+        folder = open_run(args, args.name or "classify", say=say, world=args.world)
+        if _nothing_to_resume(args, folder, settings):
+            return 0
         return train_classifier(args, settings, "char" if args.char else "word")
     if args.cell == "rnn":
         raise UserError("seq2seq models support --cell gru or lstm")

@@ -172,7 +172,7 @@ def _resume_checks(args, data, history, settings) -> None:
         return
     done = history.get("epoch", [0])[-1] if history.get("epoch") else 0
     if history.stopped_early:
-        say(f"--resume: the run stopped early at epoch {done} ({history.stop_reason}); nothing more to train")
+        say(f"--resume: the resumed run stopped early at epoch {done} ({history.stop_reason})")
     elif done < settings["epochs"]:
         say(f"--resume: the run ended at epoch {done}, before --epochs {settings['epochs']}")
 

@@ -60,5 +60,8 @@ class EarlyStopping:
     def load_state_dict(self, state: dict) -> None:
         self.best_value, self.best_epoch = state.get("best_value"), state.get("best_epoch")
         self.bad_epochs = int(state.get("bad_epochs", 0))
-        self.stopped = bool(state.get("stopped_early", False))
-        self.reason = state.get("stop_reason", "")
+        # A run stopped early under a smaller patience continues under a larger one (its counter goes on
+        # from the saved bad epochs); under the same or a smaller patience it stays stopped.
+        self.stopped = bool(state.get("stopped_early", False)) and self.patience is not None \
+            and self.bad_epochs >= self.patience
+        self.reason = state.get("stop_reason", "") if self.stopped else ""

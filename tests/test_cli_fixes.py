@@ -1,0 +1,49 @@
+"""The CLI problems a newcomer reported: resume after early stopping, run folders of failed runs, pipes,
+unknown options, stdin edge cases, mpirun without --distributed, help texts that must match behaviour."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from minirnn.cli import main
+from minirnn.io import load_checkpoint
+from minirnn.train.stopping import EarlyStopping
+
+DATA = Path(__file__).parent / "data" / "eng-fra.tsv"
+SMALL = ["--hidden-size", "16", "--embed-dim", "8", "--no-progress"]
+
+
+# ------------------------------------------------------------------------------ 1. resume after early stopping
+
+
+def test_a_larger_patience_lifts_a_saved_early_stop():
+    stopper = EarlyStopping("val_loss", patience=3)
+    for epoch, value in enumerate([1.0, 2.0, 2.0, 2.0], start=1):
+        stopper.update({"epoch": epoch, "val_loss": value})
+    assert stopper.stopped
+    again = EarlyStopping("val_loss", patience=10)
+    again.load_state_dict(stopper.state_dict())
+    assert not again.stopped and again.bad_epochs == 3 and again.reason == ""
+    same = EarlyStopping("val_loss", patience=3)
+    same.load_state_dict(stopper.state_dict())
+    assert same.stopped
+
+
+def test_resume_with_a_larger_patience_continues_an_early_stopped_run(tmp_path, capsys):
+    base = ["train", "translate", "--data", str(DATA), "--out", str(tmp_path), "--name", "x", "--monitor",
+            "val_loss", "--lr", "1e-9", *SMALL]  # a learning rate that cannot improve: stops after 1+patience epochs
+    assert main(base + ["--epochs", "30", "--patience", "1"]) == 0
+    stopped = load_checkpoint(tmp_path / "x" / "last.npz").epoch
+    assert stopped < 30
+    capsys.readouterr()
+    assert main(base + ["--epochs", "30", "--patience", "1", "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "--resume: the run stopped early at epoch" in out and "nothing more to train" in out
+    assert "held-out test set" not in out and "epoch " + str(stopped + 1) not in out  # no re-evaluation
+    assert main(base + ["--epochs", str(stopped + 2), "--patience", "5", "--resume"]) == 0
+    out = capsys.readouterr().out
+    assert "early stopping after 5 epochs" in out
+    assert load_checkpoint(tmp_path / "x" / "last.npz").epoch == stopped + 2
+    capsys.readouterr()
+    assert main(base + ["--epochs", str(stopped + 2), "--patience", "5", "--resume"]) == 0
+    assert "already finished epoch" in capsys.readouterr().out
