@@ -301,7 +301,7 @@ def test_missing_and_foreign_files_are_named(tmp_path, capsys):
     np.savez(tmp_path / "foreign.npz", a=np.arange(2))
     assert main(["trace", str(tmp_path / "foreign.npz"), "hi"]) == 2
     assert "not a minirnn checkpoint" in capsys.readouterr().err
-    assert main(["train", "translate", "--data", str(tmp_path / "pairs.tsv")]) == 2
+    assert main(["train", "translate", "--data", str(tmp_path / "pairs.tsv"), "--out", str(tmp_path / "runs")]) == 2
     assert "data file not found" in capsys.readouterr().err
     assert main(["train", "translate", "--data", str(tmp_path), "--out", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err

@@ -47,3 +47,18 @@ def test_resume_with_a_larger_patience_continues_an_early_stopped_run(tmp_path, 
     capsys.readouterr()
     assert main(base + ["--epochs", str(stopped + 2), "--patience", "5", "--resume"]) == 0
     assert "already finished epoch" in capsys.readouterr().out
+
+
+# ------------------------------------------------------------------------------ 2. a failed run leaves no folder
+
+
+def test_a_failed_run_leaves_no_empty_run_folder(tmp_path, capsys):
+    (tmp_path / "translate").mkdir()
+    (tmp_path / "translate" / "last.npz").write_bytes(b"")  # a run there: the next goes to translate-2
+    assert main(["train", "translate", "--data", str(tmp_path / "nope.txt"), "--out", str(tmp_path)]) == 2
+    assert "translate-2" in capsys.readouterr().out
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\n\"unclosed,a\n")
+    assert main(["train", "classify", "--data", str(bad), "--out", str(tmp_path)]) == 2
+    assert main(["train", "translate", "--data", str(DATA), "--device", "cuda", "--out", str(tmp_path)]) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "translate"]

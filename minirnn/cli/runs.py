@@ -54,6 +54,16 @@ def open_run(args, default: str, say=None, world=None) -> str:
     return folder
 
 
+def discard_empty_run(args) -> None:
+    """Remove the run folder this command created when it failed before writing anything into it."""
+    folder = getattr(args, "run_folder", None) if args is not None else None
+    if getattr(args, "run_folder_created", False) and folder and os.path.isdir(folder) and not os.listdir(folder):
+        try:
+            os.rmdir(folder)
+        except OSError:  # another rank removed it first, or a file appeared meanwhile: leave it
+            pass
+
+
 def _choose_folder(args, default: str, say) -> tuple[str, str]:
     name = args.name or default
     folder = os.path.join(args.out, name)
@@ -76,6 +86,7 @@ def _choose_folder(args, default: str, say) -> tuple[str, str]:
                 number += 1
             name, folder = f"{default}-{number}", os.path.join(args.out, f"{default}-{number}")
             say(f"note: {held}; this run goes to {folder} (--resume continues the other, --force replaces it)")
+    args.run_folder_created = not os.path.exists(folder)  # a failed run removes it again if it stays empty
     os.makedirs(folder, exist_ok=True)
     return folder, name
 
