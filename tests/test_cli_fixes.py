@@ -3,6 +3,9 @@ unknown options, stdin edge cases, mpirun without --distributed, help texts that
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 from minirnn.cli import main
@@ -10,6 +13,8 @@ from minirnn.io import load_checkpoint
 from minirnn.train.stopping import EarlyStopping
 
 DATA = Path(__file__).parent / "data" / "eng-fra.tsv"
+ROOT = Path(__file__).resolve().parents[1]
+ENV = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
 SMALL = ["--hidden-size", "16", "--embed-dim", "8", "--no-progress"]
 
 
@@ -62,3 +67,18 @@ def test_a_failed_run_leaves_no_empty_run_folder(tmp_path, capsys):
     assert main(["train", "classify", "--data", str(bad), "--out", str(tmp_path)]) == 2
     assert main(["train", "translate", "--data", str(DATA), "--device", "cuda", "--out", str(tmp_path)]) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "translate"]
+
+
+# ------------------------------------------------------------------------------ 3. a closed stdout does not stop training
+
+
+def test_training_finishes_when_the_reader_of_stdout_leaves(tmp_path):
+    command = [sys.executable, "-m", "minirnn", "train", "translate", "--data", str(DATA), "--epochs", "2",
+               "--out", str(tmp_path), "--name", "piped", *SMALL]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=ROOT, env=ENV)
+    process.stdout.readline()  # `| head -1`: one line, then the reader is gone
+    process.stdout.close()
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == 0, err.decode()
+    assert load_checkpoint(tmp_path / "piped" / "last.npz").epoch == 2
+    assert b"Traceback" not in err

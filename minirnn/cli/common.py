@@ -25,9 +25,19 @@ _rank = 0
 
 
 def say(text: str = "") -> None:
-    """Print one line of the command's output (the CLI is the only layer that prints)."""
+    """Print one line of the command's output (the CLI is the only layer that prints).
+
+    When the reader of stdout has gone (``train ... | head``), stdout is pointed at
+    os.devnull, as Python's documentation on SIGPIPE recommends, and the command goes on:
+    a training run finishes and writes its checkpoints although nobody reads its table.
+    """
     if _rank == 0:
-        print(text, flush=True)
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # the buffered rest (and Python's exit flush) goes nowhere
+            os.close(devnull)
 
 
 def note(text: str) -> None:
