@@ -82,3 +82,22 @@ def test_training_finishes_when_the_reader_of_stdout_leaves(tmp_path):
     assert process.returncode == 0, err.decode()
     assert load_checkpoint(tmp_path / "piped" / "last.npz").epoch == 2
     assert b"Traceback" not in err
+
+
+# ------------------------------------------------------------------------------ 4. unknown options, bad numbers
+
+
+def test_an_unknown_option_is_named_by_its_command_without_the_text(tmp_path, capsys):
+    assert main(["predict", str(tmp_path / "c.npz"), "--top-k", "3", "Rossini"]) == 2
+    err = capsys.readouterr().err
+    assert "python -m minirnn predict: unrecognized option --top-k " in err
+    assert "Rossini" not in err and "usage:" not in err
+    assert main(["predict", str(tmp_path / "c.npz"), "--top-k=3", "Rossini"]) == 2
+    assert "unrecognized option --top-k=3 " in capsys.readouterr().err
+
+
+def test_a_bad_number_is_one_line_without_the_usage(capsys):
+    assert main(["train", "translate", "--lr", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "usage" not in err
+    assert "argument --lr: must be a number > 0, got '-1' (see: python -m minirnn train --help)" in err

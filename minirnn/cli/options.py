@@ -58,12 +58,33 @@ class Parser(argparse.ArgumentParser):
         finally:
             self._parsing = False
 
+    def parse_args(self, args=None, namespace=None):
+        """Like argparse's, but an unknown option is named by the command it was given to, alone.
+
+        argparse would report it from the top-level parser with every leftover word, the
+        sentence to translate included ("unrecognized arguments: --top-k 3 Rossini").
+        """
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            parser = getattr(self, "command_parsers", {}).get(getattr(parsed, "command", None), self)
+            options = [t for t in extras if t.startswith("-") and len(t) > 1 and not _is_number(t)] or extras
+            parser.error(f"unrecognized option{'s' if len(options) > 1 else ''} {' '.join(options)}")
+        return parsed
+
     def error(self, message):
-        self.print_usage(sys.stderr)
-        raise UserError(f"{self.prog}: {message}")
+        # One line, no usage block: the usage of `train` alone is 18 lines, and it buried the error.
+        raise UserError(f"{self.prog}: {message} (see: {self.prog} --help)")
 
 
 # =========================================================================== numbers checked at parse time
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _number(text: str, kind):
