@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from minirnn.cli import main
 from minirnn.io import load_checkpoint
 from minirnn.train.stopping import EarlyStopping
@@ -69,7 +71,7 @@ def test_a_failed_run_leaves_no_empty_run_folder(tmp_path, capsys):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.csv", "translate"]
 
 
-# ------------------------------------------------------------------------------ 3. a closed stdout does not stop training
+# ---------------------------------------------------------------------- 3. a closed stdout does not stop training
 
 
 def test_training_finishes_when_the_reader_of_stdout_leaves(tmp_path):
@@ -101,3 +103,38 @@ def test_a_bad_number_is_one_line_without_the_usage(capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "usage" not in err
     assert "argument --lr: must be a number > 0, got '-1' (see: python -m minirnn train --help)" in err
+
+
+# ------------------------------------------------------------------------------ 5. stdin and blank input
+
+
+@pytest.fixture(scope="module")
+def translator(tmp_path_factory):
+    out = tmp_path_factory.mktemp("fixes")
+    assert main(["train", "translate", "--data", str(DATA), "--epochs", "1", "--out", str(out), "--name", "t",
+                 *SMALL]) == 0
+    return out / "t" / "best.npz"
+
+
+def run_cli(*argv, stdin=""):
+    result = subprocess.run([sys.executable, "-m", "minirnn", *map(str, argv)], input=stdin, capture_output=True,
+                            text=True, env=ENV, timeout=120, cwd=ROOT)
+    return result.returncode, result.stdout, result.stderr
+
+
+def test_stdin_drops_a_byte_order_mark_and_crlf(translator):
+    code, out, err = run_cli("translate", translator, "-v", stdin="\ufeffGo.\r\nWho?\r\n")
+    assert code == 0, err
+    assert "\ufeff" not in out + err and "\r" not in out
+    assert [line.split("  →")[0] for line in out.splitlines()] == ["Go.", "Who?"]
+
+
+def test_blank_and_empty_input_are_not_errors(translator):
+    code, out, err = run_cli("translate", translator, stdin="\n\n")
+    assert (code, out) == (0, "\n\n"), err
+    code, out, err = run_cli("translate", translator, stdin="")
+    assert (code, out) == (0, "") and "stdin was empty" in err
+    code, out, err = run_cli("translate", translator, "")
+    assert (code, out) == (0, "\n"), err
+    code, out, err = run_cli("trace", translator, "")
+    assert code == 2 and "error: trace needs a sentence with at least one token" in err

@@ -84,9 +84,10 @@ def cmd_translate(args) -> int:
     texts = read_texts(args)
     filled = [i for i, t in enumerate(texts) if t.strip()]
     try:
-        results = translate(ckpt.model, ckpt.vocabs["src"], ckpt.vocabs["tgt"], [texts[i] for i in filled],
-                            max_len=args.max_len, beam_size=args.beam, lower=ckpt.extra.get("lower", True),
-                            mode=ckpt.extra.get("mode", "word"), spacing=spacing_of(ckpt))
+        results = [] if not filled else translate(
+            ckpt.model, ckpt.vocabs["src"], ckpt.vocabs["tgt"], [texts[i] for i in filled], max_len=args.max_len,
+            beam_size=args.beam, lower=ckpt.extra.get("lower", True), mode=ckpt.extra.get("mode", "word"),
+            spacing=spacing_of(ckpt))
     except ValueError as err:
         raise UserError(str(err)) from err
     by_line = dict(zip(filled, results))
@@ -114,8 +115,9 @@ def cmd_predict(args) -> int:
     texts = read_texts(args)
     filled = [i for i, t in enumerate(texts) if t.strip()]
     try:
-        results = classify_texts(ckpt.model, ckpt.vocabs["src"], classes, [texts[i] for i in filled],
-                                 lower=ckpt.extra.get("lower", True), mode=ckpt.extra.get("mode", "word"))
+        results = [] if not filled else classify_texts(
+            ckpt.model, ckpt.vocabs["src"], classes, [texts[i] for i in filled], lower=ckpt.extra.get("lower", True),
+            mode=ckpt.extra.get("mode", "word"))
     except ValueError as err:
         raise UserError(str(err)) from err
     by_line = dict(zip(filled, results))
@@ -134,6 +136,8 @@ def cmd_trace(args) -> int:
 
     ckpt = load_checkpoint_file(args.checkpoint, args.device)
     require_kind(ckpt, "translator", "trace")
+    if not " ".join(args.text).strip():
+        raise UserError("trace needs a sentence with at least one token")
     try:
         say(pipeline_trace(ckpt.model, ckpt.vocabs["src"], ckpt.vocabs["tgt"], " ".join(args.text),
                            max_len=args.max_len, top_k=args.top_k, mode=ckpt.extra.get("mode", "word"),

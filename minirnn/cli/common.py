@@ -193,15 +193,20 @@ def save_pngs(folder: str, history: dict, attention=None) -> list[str]:
 def read_texts(args) -> list[str]:
     """The sentences to process: the positional arguments, else stdin, one per line.
 
-    Blank stdin lines are kept (as ""), so that output line i answers input line i.
+    Blank lines are kept (as ""), so that output line i answers input line i; a UTF-8
+    byte-order mark at the start of stdin (Windows editors write one) and the \\r of
+    \\r\\n line ends are dropped. An empty stdin gives no texts (and a note): a pipeline
+    like ``grep ... | translate`` that found nothing is not an error.
     """
     texts = list(args.text)
     if not texts:
         if sys.stdin.isatty():
             raise UserError("give the text as arguments, or pipe it in (one sentence per line)")
         texts = [line.strip() for line in sys.stdin]
-    if not any(texts):
-        raise UserError("no text to process (the input was empty)")
+        if texts:
+            texts[0] = texts[0].lstrip("\ufeff").strip()
+        else:
+            note("note: stdin was empty; nothing to process")
     return texts
 
 
