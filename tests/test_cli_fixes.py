@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+import minirnn.cli.common as common
 from minirnn.cli import main
 from minirnn.io import load_checkpoint
 from minirnn.train.stopping import EarlyStopping
@@ -138,3 +139,20 @@ def test_blank_and_empty_input_are_not_errors(translator):
     assert (code, out) == (0, "\n"), err
     code, out, err = run_cli("trace", translator, "")
     assert code == 2 and "error: trace needs a sentence with at least one token" in err
+
+
+# ------------------------------------------------------------------------------ 6. mpirun without --distributed
+
+
+@pytest.mark.parametrize("size, rank", [("OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK"), ("PMI_SIZE", "PMI_RANK")])
+def test_several_ranks_without_distributed_are_refused(size, rank, monkeypatch, tmp_path, capsys):
+    monkeypatch.setattr(common, "_rank", 0)  # restored to 0 after the test, which silences it as rank 1
+    monkeypatch.setenv(size, "2")
+    monkeypatch.setenv(rank, "0")
+    assert main(["train", "dates", "--quick", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "without --distributed" in err and "add --distributed" in err
+    monkeypatch.setenv(rank, "1")
+    assert main(["train", "dates", "--quick", "--out", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == ""  # rank 1 says nothing: rank 0 has said it
+    assert list(tmp_path.iterdir()) == []

@@ -24,6 +24,11 @@ EXIT_INTERRUPTED = 130
 _rank = 0
 
 
+def _set_rank(rank: int) -> None:
+    global _rank
+    _rank = rank
+
+
 def say(text: str = "") -> None:
     """Print one line of the command's output (the CLI is the only layer that prints).
 
@@ -85,15 +90,36 @@ def set_device(device: str, threads: int = 1) -> str:
 # =========================================================================== distributed runs
 
 
-def init_world(args):
+LAUNCHER_SIZE = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")  # what mpirun (Open MPI, MPICH) tells each process
+LAUNCHER_RANK = ("OMPI_COMM_WORLD_RANK", "PMI_RANK")
+
+
+def _launched_ranks(names) -> int:
+    """The first of the environment variables ``names`` that holds an integer (0 when none does)."""
+    for name in names:
+        try:
+            return int(os.environ[name])
+        except (KeyError, ValueError):
+            continue
+    return 0
+
+
+def init_world(args, batch_size: int | None = None):
     """The ``minirnn.distributed.World`` of this run: MPI's under ``--distributed``, else one process.
 
     On ranks other than 0 it silences ``say``/``note``; ``runs.open_run`` lets rank 0 alone choose and
-    create the run folder.
+    create the run folder. Several processes started by mpirun without ``--distributed`` would each
+    train alone into the same run folder: that is refused (rank 0 says why). ``batch_size`` is the
+    global batch, named in the line that says how a distributed run shares it.
     """
     from .. import distributed
 
     if not getattr(args, "distributed", False):
+        if _launched_ranks(LAUNCHER_SIZE) > 1:
+            _set_rank(_launched_ranks(LAUNCHER_RANK))
+            raise UserError(f"started by mpirun as {_launched_ranks(LAUNCHER_SIZE)} processes without --distributed: "
+                            "each would train alone into the same run folder; add --distributed to train one model "
+                            "data-parallel, or start one process")
         return distributed.SINGLE
     if not distributed.mpi_available():
         raise UserError(f"--distributed needs mpi4py, which is not installed: {distributed.MPI_EXTRA}")
@@ -101,8 +127,12 @@ def init_world(args):
         world = distributed.init()
     except distributed.MPIUnavailable as err:
         raise UserError(str(err)) from err
-    global _rank
-    _rank = world.rank
+    _set_rank(world.rank)
+    if world.size > 1 and batch_size:
+        low, high = batch_size // world.size, -(-batch_size // world.size)
+        share = f"{world.size} x {low}" if low == high else f"{world.size} x {low} or {high}"
+        say(f"distributed: data-parallel over {world.size} MPI ranks, global batch {batch_size} = {share} (every "
+            "step each rank takes its share of the batch one process would take; one allreduce sums the gradients)")
     if not distributed.under_launcher():
         note("note: --distributed without mpirun trains in this one process; start it with "
              "mpirun -n K python -m minirnn ... --distributed")

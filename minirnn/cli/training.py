@@ -82,7 +82,7 @@ def _check_resumed_data(args, settings, story) -> None:
 def cmd_seq2seq(args, kind: str) -> int:
     """``demo``, ``train translate`` and ``train dates``."""
     settings = run_settings(args)
-    args.world = init_world(args)
+    args.world = init_world(args, settings["batch_size"])
     folder = open_run(args, args.name or kind, say=say, world=args.world)
     if getattr(args, "resume", False):
         settings = resumed_settings(folder, settings, args.explicit, RUN_OPTIONS)
@@ -119,7 +119,7 @@ def cmd_train(args) -> int:
                             f"{', '.join(CLASSIFY_MONITORS)}")
         settings = dict(run_settings(args), lower=True)  # the classifier's own default: it lower-cases its texts
         args.cell_given, args.cell = args.cell is not None, args.cell or "gru"
-        args.world = init_world(args)
+        args.world = init_world(args, settings["batch_size"])
         folder = open_run(args, args.name or "classify", say=say, world=args.world)
         if _nothing_to_resume(args, folder, settings):
             return 0
