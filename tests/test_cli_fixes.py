@@ -156,3 +156,18 @@ def test_several_ranks_without_distributed_are_refused(size, rank, monkeypatch, 
     assert main(["train", "dates", "--quick", "--out", str(tmp_path)]) == 2
     assert capsys.readouterr().err == ""  # rank 1 says nothing: rank 0 has said it
     assert list(tmp_path.iterdir()) == []
+
+
+# ------------------------------------------------------------------------------ 7. --epochs help and behaviour
+
+
+def test_the_epochs_help_names_the_one_task_that_trains_30(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default 10, for every task but one: train translate --data FILE trains up to 30" in text
+    rows = "".join(f"{'ACGT'[i % 4] * (3 + i % 5)},{'ab'[i % 2]}\n" for i in range(40))
+    (tmp_path / "c.csv").write_text("text,label\n" + rows)
+    assert main(["train", "classify", "--data", str(tmp_path / "c.csv"), "--out", str(tmp_path), "--patience", "50",
+                 "--hidden-size", "8", "--embed-dim", "4", "--no-progress"]) == 0
+    assert load_checkpoint(tmp_path / "classify" / "last.npz").epoch == 10

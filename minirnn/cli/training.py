@@ -137,8 +137,9 @@ def cmd_train(args) -> int:
 
 def _add_run_options(parser) -> None:
     parser.add_argument("--epochs", type=positive_int, default=None,
-                        help=f"epochs to train, at most (default {DEMO['epochs']}; {DATA_EPOCHS} with --data, where "
-                        "early stopping usually ends it sooner; with --resume: continue up to this epoch)")
+                        help=f"epochs to train, at most (default {DEMO['epochs']}, for every task but one: "
+                        f"train translate --data FILE trains up to {DATA_EPOCHS}, where early stopping usually ends "
+                        "it sooner; with --resume: continue up to this epoch)")
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run: little data, a small model, 2 epochs")
     parser.add_argument("--out", default="runs", help="parent folder of the run folder")
     parser.add_argument("--name", default=None,
