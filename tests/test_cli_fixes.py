@@ -171,3 +171,28 @@ def test_the_epochs_help_names_the_one_task_that_trains_30(tmp_path, capsys):
     assert main(["train", "classify", "--data", str(tmp_path / "c.csv"), "--out", str(tmp_path), "--patience", "50",
                  "--hidden-size", "8", "--embed-dim", "4", "--no-progress"]) == 0
     assert load_checkpoint(tmp_path / "classify" / "last.npz").epoch == 10
+
+
+# ------------------------------------------------------------------------------ 8. evaluate on the training file
+
+
+def test_evaluate_notes_a_classifiers_own_training_file(tmp_path, capsys):
+    rows = "".join(f"{'ACGT'[i % 4] * (3 + i % 5)},{'ab'[i % 2]}\n" for i in range(40))
+    (tmp_path / "c.csv").write_text("text,label\n" + rows)
+    (tmp_path / "other.csv").write_text("text,label\n" + rows[::-1].strip()[::-1] + "\nAAAA,a\n")
+    assert main(["train", "classify", "--data", str(tmp_path / "c.csv"), "--out", str(tmp_path), "--epochs", "1",
+                 "--hidden-size", "8", "--embed-dim", "4", "--no-progress"]) == 0
+    ckpt = str(tmp_path / "classify" / "best.npz")
+    capsys.readouterr()
+    assert main(["evaluate", ckpt, "--data", str(tmp_path / "c.csv")]) == 0
+    assert "note: the model was trained on this file" in capsys.readouterr().err
+    assert main(["evaluate", ckpt, "--data", str(tmp_path / "other.csv")]) == 0
+    assert "trained on this file" not in capsys.readouterr().err
+
+
+def test_the_end_of_training_hint_suggests_a_held_out_file(translator):
+    code, out, err = run_cli("train", "translate", "--data", DATA, "--epochs", "1", "--out", translator.parent.parent,
+                             *SMALL)
+    assert code == 0, err
+    hint = next(line for line in out.splitlines() if "minirnn evaluate" in line)
+    assert "--data HELD-OUT.tsv" in hint and "optimistic" in hint

@@ -157,6 +157,13 @@ def _class_weights(args, data):
     return balanced_class_weights(labels, len(data.classes)).tolist()
 
 
+def _data_file(args):
+    """The training file's path and hash (``evaluate`` notes when it is given the same file), or None."""
+    from .translating import file_sha256
+
+    return {"path": args.data, "sha256": file_sha256(args.data)} if args.data else None
+
+
 def _lr_gamma(epochs: int) -> float:
     """The per-epoch factor that brings the learning rate to LR_FALL of its start by the last epoch.
 
@@ -221,7 +228,7 @@ def train_classifier(args, settings, mode) -> int:
     weights, monitor = _class_weights(args, data), _monitor(args)
     _describe_run(data, model, settings, backend, weights, monitor, tokens_why)
     extra = {"task": "classify", "mode": mode, "lower": lower, "classes": data.classes, "class_weight": weights,
-             "monitor": monitor}
+             "monitor": monitor, "data": _data_file(args)}
     history = fit(model, data.train, data.val, task="classify", optimizer=optimizer, scheduler=scheduler,
                   epochs=settings["epochs"],
                   clip=settings["clip"], patience=settings["patience"], monitor=monitor, checkpoint_dir=folder,

@@ -284,7 +284,8 @@ def seq2seq_run(args, pairs, kind: str, settings: dict, samples=(), trace_text=N
         say(f"  {os.path.basename(path)}")
     say(f"try:  python -m minirnn translate {best_path} \"{results[0].source}\" --attention")
     if args.data:
-        say(f"      python -m minirnn evaluate {best_path} --data {args.data}")
+        say(f"      python -m minirnn evaluate {best_path} --data HELD-OUT.tsv   (a file it never saw; on "
+            f"{args.data} itself the scores would be optimistic)")
     say(f"total time {time.perf_counter() - started:.1f}s (training {train_time:.1f}s, {train_cpu:.1f}s of CPU)")
     if history.best_epoch is not None and data.val_groups and history.best_epoch == 1 and len(history["epoch"]) > 2:
         note("note: the kept model is the first epoch's; later epochs scored worse on validation")
