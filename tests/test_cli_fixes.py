@@ -196,3 +196,28 @@ def test_the_end_of_training_hint_suggests_a_held_out_file(translator):
     assert code == 0, err
     hint = next(line for line in out.splitlines() if "minirnn evaluate" in line)
     assert "--data HELD-OUT.tsv" in hint and "optimistic" in hint
+
+
+# ------------------------------------------------------------------------------ 9. ties of the monitored value
+
+
+def test_a_tie_of_the_monitored_value_goes_to_the_lower_val_loss():
+    stopper = EarlyStopping("val_bleu", patience=2)
+    improved = [stopper.update({"epoch": e, "val_bleu": 0.0, "val_loss": loss})
+                for e, loss in enumerate([3.0, 2.5, 2.7, 2.0], start=1)]
+    assert improved == [True, True, False, True] and stopper.best_epoch == 4 and stopper.bad_epochs == 0
+    again = EarlyStopping("val_bleu", patience=2)
+    again.load_state_dict(stopper.state_dict())
+    assert not again.update({"epoch": 5, "val_bleu": 0.0, "val_loss": 2.1})
+    assert again.update({"epoch": 6, "val_bleu": 0.0, "val_loss": 1.9}) and again.best_epoch == 6
+    assert EarlyStopping("val_loss").update({"epoch": 1, "val_loss": 1.0})  # the loss itself: no tie-breaker
+
+
+def test_the_kept_epoch_line_says_how_ties_are_broken(translator):
+    from minirnn.cli.translating import kept_epoch_line
+    from minirnn.train.loop import History
+
+    history = History()
+    history.update(load_checkpoint(translator.parent / "last.npz").history)
+    history.best_epoch, history.best_value = 1, 0.0
+    assert "(--monitor val_bleu, ties broken by the lower val loss)" in kept_epoch_line(history, "val_bleu")

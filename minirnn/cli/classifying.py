@@ -253,7 +253,8 @@ def report_test(folder, data, history, monitor) -> None:
 
     best_path = os.path.join(folder, "best.npz")
     model = load_checkpoint(best_path).model
-    say(f"\nkept epoch {history.best_epoch} as best.npz ({monitor} {history.best_value:.4f})")
+    ties = "" if monitor == "val_loss" else ", ties broken by the lower val loss"
+    say(f"\nkept epoch {history.best_epoch} as best.npz ({monitor} {history.best_value:.4f}{ties})")
     report = evaluate_classifier(model, data.test, data.classes)
     say(f"held-out test set ({report.total:,} texts never seen in training or selection): accuracy "
         f"{report.accuracy:.1%}, macro-F1 {report.macro_f1:.3f}, loss {report.loss:.4f}\n")

@@ -188,7 +188,8 @@ def kept_epoch_line(history, monitor: str) -> str:
         else f"{value:.3f}"
     after = (f"; the {len(epochs) - epochs.index(best) - 1} later epoch(s) did not beat it" if epochs and
              best != epochs[-1] else ", at the last epoch")
-    return f"kept epoch {best} in best.npz: the best {label}, {shown} (--monitor {monitor}){after}"
+    ties = "" if monitor == "val_loss" else ", ties broken by the lower val loss"
+    return f"kept epoch {best} in best.npz: the best {label}, {shown} (--monitor {monitor}{ties}){after}"
 
 
 # =========================================================================== after training
