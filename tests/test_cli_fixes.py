@@ -221,3 +221,15 @@ def test_the_kept_epoch_line_says_how_ties_are_broken(translator):
     history.update(load_checkpoint(translator.parent / "last.npz").history)
     history.best_epoch, history.best_value = 1, 0.0
     assert "(--monitor val_bleu, ties broken by the lower val loss)" in kept_epoch_line(history, "val_bleu")
+
+
+# ------------------------------------------------------------------------------ 10. what the train loss includes
+
+
+def test_the_table_says_the_train_loss_includes_label_smoothing(tmp_path, capsys):
+    base = ["train", "translate", "--data", str(DATA), "--epochs", "1", "--out", str(tmp_path), *SMALL]
+    assert main(base + ["--name", "a"]) == 0
+    assert "train loss includes label smoothing 0.1; val loss is plain cross-entropy" in capsys.readouterr().out
+    assert main(base + ["--name", "b", "--label-smoothing", "0"]) == 0
+    assert "label smoothing 0" not in capsys.readouterr().out.split("Epoch")[1]
+

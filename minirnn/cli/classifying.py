@@ -237,7 +237,7 @@ def train_classifier(args, settings, mode) -> int:
                   val_metrics=lambda m: {"val_macro_f1": evaluate_classifier(m, data.val, data.classes).macro_f1},
                   progress=tqdm_progress(settings["epochs"], not args.no_progress),
                   callback=epoch_printer(settings["epochs"]), world=world)
-    print_fit_summary(history, monitor)
+    print_fit_summary(history, monitor, "is weighted by class (--class-weight balanced)" if weights else "")
     if not world.is_root:
         return 0  # the other ranks of a distributed run only train
     report_test(folder, data, history, monitor)

@@ -273,12 +273,19 @@ def epoch_printer(total: int):
     return callback
 
 
-def print_fit_summary(history, monitor: str | None = None) -> None:
-    """The epoch table (its "best val so far" following ``monitor``), the ASCII loss chart and why training stopped."""
+def print_fit_summary(history, monitor: str | None = None, train_loss: str = "") -> None:
+    """The epoch table (its "best val so far" following ``monitor``), the ASCII loss chart and why training stopped.
+
+    ``train_loss`` says how the training loss differs from the validation one (label
+    smoothing, class weights), in a line under the table: fit's validation loss is always
+    plain cross-entropy, so without it the gap between the two columns would mislead.
+    """
     from ..viz import ascii_chart, epoch_table
 
     say()
     say(epoch_table(history, monitor=monitor))
+    if train_loss:
+        say(f"train loss {train_loss}; val loss is plain cross-entropy")
     say()
     say(ascii_chart(history))
     if history.stopped_early:

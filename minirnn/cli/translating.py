@@ -264,7 +264,8 @@ def seq2seq_run(args, pairs, kind: str, settings: dict, samples=(), trace_text=N
     train_time, train_cpu = time.perf_counter() - started, time.process_time() - started_cpu
     if not getattr(args, "world", SINGLE).is_root:
         return None  # the other ranks of a distributed run only train
-    print_fit_summary(history, settings["monitor"])
+    smoothing = settings.get("label_smoothing", 0.0)
+    print_fit_summary(history, settings["monitor"], f"includes label smoothing {smoothing}" if smoothing else "")
     _resume_checks(args, data, history, settings)
     say(kept_epoch_line(history, settings["monitor"]))
     folder = args.run_folder
