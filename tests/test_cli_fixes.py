@@ -233,3 +233,22 @@ def test_the_table_says_the_train_loss_includes_label_smoothing(tmp_path, capsys
     assert main(base + ["--name", "b", "--label-smoothing", "0"]) == 0
     assert "label smoothing 0" not in capsys.readouterr().out.split("Epoch")[1]
 
+
+
+# ------------------------------------------------------------------------------ 11. --seed only where it seeds
+
+
+@pytest.mark.parametrize("command", ["translate", "predict", "trace", "evaluate"])
+def test_checkpoint_commands_take_no_seed(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    assert "--seed" not in capsys.readouterr().out
+    line = [command, "x.npz", "--data", "d.tsv"] if command == "evaluate" else [command, "x.npz", "hi"]
+    assert main(line + ["--seed", "1"]) == 2
+    assert f"python -m minirnn {command}: unrecognized option --seed" in capsys.readouterr().err
+
+
+def test_training_keeps_its_seed(capsys):
+    with pytest.raises(SystemExit):
+        main(["train", "--help"])
+    assert "seed for data splits, weights and shuffling" in " ".join(capsys.readouterr().out.split())

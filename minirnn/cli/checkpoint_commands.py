@@ -156,7 +156,7 @@ def _text_command(sub, name: str, func, helptext: str, epilog: str, verbose: str
     parser.add_argument("checkpoint", help="a .npz checkpoint written by minirnn's train or demo")
     parser.add_argument("text", nargs="*", help="texts (each argument is one); stdin when none")
     parser.add_argument("-v", "--verbose", action="store_true", help=verbose)
-    add_common_options(parser)
+    add_common_options(parser, seed=False)
     parser.set_defaults(func=func)
     return parser
 
@@ -184,5 +184,5 @@ def register(sub) -> None:
     trace.add_argument("text", nargs="+", help="the sentence")
     trace.add_argument("--top-k", type=positive_int, default=3, help="candidates shown per decoder step")
     trace.add_argument("--max-len", type=positive_int, default=20, help="most decoder steps")
-    add_common_options(trace)
+    add_common_options(trace, seed=False)
     trace.set_defaults(func=cmd_trace)

@@ -185,5 +185,5 @@ def register(sub) -> None:
     evaluate.add_argument("--label-col", type=_column, default=None, help="a classifier file's label column "
                           "(name or 0-based index; default: detected)")
     evaluate.add_argument("--json", action="store_true", help="print the scores as one JSON object")
-    add_common_options(evaluate)
+    add_common_options(evaluate, seed=False)
     evaluate.set_defaults(func=cmd_evaluate)

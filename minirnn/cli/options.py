@@ -148,11 +148,17 @@ for _check, _name in ((positive_int, "positive integer"), (non_negative_int, "no
     _check.__name__ = _name
 
 
-def add_common_options(parser, device: bool = True) -> None:
-    """``--device``/``--threads`` (when the command computes) and ``--seed``."""
+def add_common_options(parser, device: bool = True, seed: bool = True) -> None:
+    """``--device``/``--threads`` (when the command computes) and ``--seed`` (when it draws anything random).
+
+    The checkpoint commands (translate, predict, trace, evaluate) take no ``--seed``:
+    greedy and beam decoding of a model in eval mode are deterministic, so it would seed nothing.
+    """
     if device:
         parser.add_argument("--device", default="cpu", help="cpu (NumPy) or cuda (CuPy on a GPU)")
         parser.add_argument("--threads", type=non_negative_int, default=1,
                             help="BLAS threads on the CPU (1 is fastest for these small matrices; 0 = BLAS's own "
                             "choice)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed for data splits, weights and shuffling")
+    if seed:
+        parser.add_argument("--seed", type=non_negative_int, default=0,
+                            help="seed for data splits, weights and shuffling")
