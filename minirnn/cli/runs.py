@@ -4,7 +4,9 @@ A training command writes ``best.npz`` and ``last.npz`` under ``--out/--name``
 (``runs/<task>`` by default). When that folder already holds a run:
 
 * ``--resume`` continues it (from ``last.npz``) up to the new ``--epochs``, with the
-  settings it was started with;
+  settings it was started with; a run that stopped early continues under a larger
+  ``--patience`` (its count of epochs without improvement goes on), and a run with
+  nothing left to train says so and exits 0;
 * ``--force`` deletes its checkpoints and PNGs and starts over in the same folder;
 * with neither, an explicit ``--name`` is an error that names both options, and the
   default name moves on to the next free folder (``runs/translate-2``) and says so.

@@ -147,7 +147,8 @@ def _add_run_options(parser) -> None:
                         "a run, the next free one: runs/translate-2)")
     again = parser.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
-                       help="continue the run in the folder from its last.npz up to --epochs, with its settings")
+                       help="continue the run in the folder from its last.npz up to --epochs, with its settings (an "
+                       "early-stopped run: with a larger --patience)")
     again.add_argument("--force", action="store_true",
                        help="delete the checkpoints of the run in the folder and start over")
     parser.add_argument("--distributed", action="store_true",
