@@ -88,35 +88,47 @@ class ColumnLayout(NamedTuple):
 # --------------------------------------------------------------------------- delimiter
 
 
-def split_records(text: str, delimiter: str, path: str = "", error=None):
+def split_records(text: str, delimiter: str, path: str = "", on_bad=None):
     """Yield (first line number, fields) per non-blank record; TSV splits literally, CSV may span lines.
 
-    ``error(line_number, message)`` builds the exception for malformed CSV quoting (the
-    parser cannot resynchronise after it, so the read stops there).
+    A CSV record whose quoting is malformed (or with a field over csv's size limit) raises
+    ``csv.Error`` when ``on_bad`` is None; otherwise ``on_bad(line_number, reason)`` is
+    called with the record's first physical line and the parse resumes on the next
+    physical line, so one bad quote costs one line, not the rest of the file.
     """
     if delimiter == "\t":
         for number, line in enumerate(split_lines(text), start=1):
             if line.strip():
                 yield number, line.split("\t")
         return
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    start = 1
-    while True:
+    lines = list(io.StringIO(text, newline=""))  # the physical lines, exactly as csv.reader sees them
+    offset = 0  # physical lines before the current reader's first one
+    while offset < len(lines):
+        reader = csv.reader(iter(lines[offset:]), delimiter=delimiter, strict=True)
+        start = offset + 1
         try:
-            fields = next(reader)
-        except StopIteration:
+            for fields in reader:
+                if any(f.strip() for f in fields):
+                    yield start, fields
+                start = offset + reader.line_num + 1
             return
         except csv.Error as err:
-            if error is None:
+            if on_bad is None:
                 raise
-            # After malformed quoting or an over-long field the parser cannot tell where the
-            # next record starts (a quote may span lines), so this stops the read.
-            reason = (f"a field over the limit of {csv.field_size_limit():,} characters" if "field limit" in str(err)
-                      else f"malformed CSV ({err})")
-            raise error(start, reason) from err
-        if any(f.strip() for f in fields):
-            yield start, fields
-        start = reader.line_num + 1
+            on_bad(start, _quoting_reason(err))
+            offset = start  # resume on the line after the bad record's first line
+
+
+def _quoting_reason(err) -> str:
+    """Why ``csv`` rejected a record, and how to fix the line."""
+    message = str(err)
+    if "field limit" in message:
+        return f"a field over the limit of {csv.field_size_limit():,} characters"
+    if "unexpected end of data" in message:
+        return ('malformed CSV quoting: a field opens a quote (") that is never closed; close it, '
+                'or write a literal quote inside a quoted field as ""')
+    return (f"malformed CSV quoting ({message}): a quote inside a quoted field must be doubled (\"\"), "
+            f"and a quoted field must end right before the delimiter or the line end")
 
 
 def _consistency(text: str, delimiter: str) -> float:

@@ -162,11 +162,14 @@ def load_labeled_text(path, errors: str = "raise", delimiter: str | None = None,
     _check_errors(errors)
     text, path = _read_text(path)
     delimiter = sniff_delimiter(path, text, delimiter)
-    records = list(split_records(text, delimiter, path, lambda n, why: DataFormatError(path, [BadLine(n, why)])))
-    if not records:
+    bad = []
+    records = list(split_records(text, delimiter, path, lambda number, why: bad.append(BadLine(number, why))))
+    if not records and not bad:
         raise DataFormatError(path, message=f"{path}: the file has no rows")
+    if not records:
+        raise DataFormatError(path, bad)
     layout = _layout(records, delimiter, path, header, text_col, label_col)
-    rows, bad = [], []
+    rows = []
     name = delimiter_name(delimiter)
     for number, fields in records[1:] if layout.header is not None else records:
         problem = _fields_problem(fields)
@@ -183,6 +186,7 @@ def load_labeled_text(path, errors: str = "raise", delimiter: str | None = None,
             bad.append(BadLine(number, f"empty {'text' if not text_field else 'label'}"))
             continue
         rows.append((text_field, label))
+    bad.sort(key=lambda b: b.line_number)
     labels = [label for _, label in rows]
     layout = layout._replace(num_rows=len(rows), num_labels=len(set(labels)), case_variants=case_variants(labels))
     return _finish(rows, bad, path, errors, layout)
