@@ -67,3 +67,26 @@ def test_ascii_chart_marks_land_on_the_nearest_label(scale):
         assert distance(labels[val_rows[0]], val) <= distance(nearest(val), val) + 0.006, (epoch, val, labels)
         bar_top = min(r for r, c in enumerate(column) if c in "*@")
         assert distance(labels[bar_top], train) <= distance(nearest(train), train) + 0.006, (epoch, train, labels)
+
+
+# --------------------------------------------------------------------------- gradflow texts
+
+
+def test_gradflow_texts_state_the_init_exactly(capsys):
+    from minirnn.cli import main
+
+    assert main(["gradflow", "--steps", "4", "--batch", "1", "--hidden", "4", "--input-size", "2", "--no-png"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # the texts are wrapped
+    assert "PyTorch's init (bias 0)" not in out and "k = 1 is PyTorch's init)" not in out
+    # PyTorch's default draws weights and biases uniformly; k = 1 matches it only without the added gate bias
+    assert "PyTorch's default init (every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H))" in out
+    assert "k = 1 with --gate-bias 0 is exactly PyTorch's default init" in out
+    assert "+1 is added to the LSTM forget-gate and GRU update-gate biases" in out
+    assert "plus +1 (--gate-bias), near sigma(1) = 0.73" in out
+
+
+def test_gradflow_scales_error_states_the_range(capsys):
+    from minirnn.cli import main
+
+    assert main(["gradflow", "--scales", "1e6", "--no-png"]) == 2
+    assert "0 < k < 1e6" in capsys.readouterr().err
