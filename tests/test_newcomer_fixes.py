@@ -90,3 +90,39 @@ def test_gradflow_scales_error_states_the_range(capsys):
 
     assert main(["gradflow", "--scales", "1e6", "--no-png"]) == 2
     assert "0 < k < 1e6" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- wording
+
+
+def test_char_trace_counts_characters_not_words():
+    import minirnn as mr
+    from minirnn.data import Vocab
+    from minirnn.models import Seq2Seq
+    from minirnn.viz import pipeline_trace
+
+    src_vocab, tgt_vocab = Vocab(list("abc")), Vocab(list("xyz"))
+    mr.manual_seed(0)
+    model = Seq2Seq(len(src_vocab), len(tgt_vocab), embed_dim=4, hidden_size=6)
+    trace = pipeline_trace(model, src_vocab, tgt_vocab, "abc", max_len=3, mode="char")
+    decoding = next(line for line in trace.splitlines() if line.startswith("[6]"))
+    assert " characters " in decoding and " words " not in decoding
+    words = pipeline_trace(model, src_vocab, tgt_vocab, "a b", max_len=3)
+    assert " words " in next(line for line in words.splitlines() if line.startswith("[6]"))
+
+
+def test_label_column_messages_do_not_repeat_words(tmp_path, capsys):
+    from minirnn.cli import main
+
+    fra = tmp_path / "fra.txt"
+    fra.write_text("".join(f"Go {i}.\tVa {i} !\tCC-BY 2.0 (France) #{i}\n" for i in range(40)), encoding="utf-8")
+    assert main(["train", "classify", "--data", str(fra), "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "column column" not in err and "0 column 0" not in err
+    assert "column 2, taken as the label column, has 40 distinct values" in err and "the columns are 0, 1, 2" in err
+
+    cased = tmp_path / "cased.csv"
+    rows = [f"review number {i} was fine,{['Positive', 'positive', 'negative', 'neutral'][i % 4]}" for i in range(40)]
+    cased.write_text("review,label\n" + "\n".join(rows) + "\n", encoding="utf-8")
+    records = load_labeled_text(cased)
+    assert "'label' is not one of the 4 labels below it" in records.layout.header_reason

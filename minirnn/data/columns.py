@@ -76,6 +76,10 @@ class ColumnLayout(NamedTuple):
         """``'review'`` (the header's name) or ``column 0``."""
         return f"'{self.header[index]}'" if self.header else f"column {index}"
 
+    def list_columns(self) -> str:
+        """``0 'review', 1 'label'`` with a header, else ``0, 1, 2``: the indices --text-col/--label-col take."""
+        return ", ".join(f"{i} {self.column_name(i)}" if self.header else str(i) for i in range(self.num_columns))
+
     def describe(self) -> str:
         """Two lines: the format and the header; the columns and why they were chosen."""
         columns = f"{self.num_columns} {delimiter_name(self.delimiter)}-separated columns"
@@ -236,7 +240,8 @@ def is_header(first_row, body, text_col: int, label_col: int) -> tuple[bool, str
     named = _named(first_row, TEXT_NAMES | LABEL_NAMES)
     if labels and all(_is_number(v) for v in labels) and not _is_number(label):
         return True, f"{label!r} is a word over numeric labels"
-    absent = f"{label!r} is not one of the {len(labels):,} labels below it"
+    distinct = len({row[label_col].strip() for row in body})  # as classes count them: case kept
+    absent = f"{label!r} is not one of the {distinct:,} labels below it"
     if len(labels) > len(body) / 2:  # labels that hardly recur: a new one says nothing about the first row
         return bool(named), ("the first row uses usual column names" if named else
                              "no evidence either way (the labels hardly recur), so it is read as data")
@@ -254,8 +259,8 @@ def label_column_problem(layout: ColumnLayout, max_share: float = 0.5) -> str | 
     usual cause is a text column taken for the labels.
     """
     if layout.num_rows and layout.num_labels > max_share * layout.num_rows:
-        return (f"the label column {layout.column_name(layout.label_col)} has {layout.num_labels:,} distinct values "
-                f"in {layout.num_rows:,} rows, which looks like text rather than class labels")
+        return (f"{layout.column_name(layout.label_col)}, taken as the label column, has {layout.num_labels:,} "
+                f"distinct values in {layout.num_rows:,} rows, which looks like text rather than class labels")
     return None
 
 
