@@ -13,7 +13,9 @@
 Bytes become lines in :mod:`minirnn.data.textfile` (BOMs, UTF-16, line ends, NUL
 bytes, binary and empty files). Blank lines are skipped. Any other line that cannot
 be read (wrong number of fields, an empty field, invalid UTF-8, a NUL byte, a field
-over ``MAX_FIELD_CHARS``) is a bad line. With ``errors="raise"`` (the default)
+over ``MAX_FIELD_CHARS``, malformed CSV quoting) is a bad line. A CSV record whose
+quoting is malformed (a stray quote inside a quoted field, a quote never closed)
+costs its first line only: the parse resumes on the next line. With ``errors="raise"`` (the default)
 the loader raises :class:`DataFormatError` listing every bad line number; with
 ``errors="skip"`` it returns the good rows, and the result's ``bad_lines`` lists the
 skipped ones so the caller can warn.
