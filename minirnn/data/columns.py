@@ -108,7 +108,8 @@ def split_records(text: str, delimiter: str, path: str = "", on_bad=None):
     lines = list(io.StringIO(text, newline=""))  # the physical lines, exactly as csv.reader sees them
     offset = 0  # physical lines before the current reader's first one
     while offset < len(lines):
-        reader = csv.reader(iter(lines[offset:]), delimiter=delimiter, strict=True)
+        rest = (lines[i] for i in range(offset, len(lines)))  # no copy: one bad line per row must stay linear
+        reader = csv.reader(rest, delimiter=delimiter, strict=True)
         start = offset + 1
         try:
             for fields in reader:
