@@ -1,10 +1,11 @@
 """``gradflow``: how ||dL/dh_t|| changes through time for an Elman RNN, a GRU and an LSTM.
 
 The same seeded input and upstream gradient go through the three cells at two
-weight scales (by default 1, PyTorch's U(-1/sqrt(H), 1/sqrt(H)), where the Elman RNN's gradient
-vanishes, and 4, where it explodes; both measured, T = 100, H = 64, seed 0). The
-command prints a table, a log-scale ASCII chart per scale and a few lines on what
-they show, every number read from the run, and saves a PNG.
+weight scales k (weights and biases ~ U(-k/sqrt(H), k/sqrt(H)); k = 1 is PyTorch's
+range): by default 1, where the Elman RNN's gradient vanishes, and 4, where it
+explodes; both measured, T = 100, H = 64, seed 0. The command prints a table, a
+log-scale ASCII chart per scale and a few lines on what they show, every number
+read from the run, and saves a PNG.
 """
 
 from __future__ import annotations
