@@ -87,9 +87,8 @@ def read_labeled_file(args):
     layout = records.layout
     problem = label_column_problem(layout)
     if problem:
-        columns = ", ".join(f"{i} {layout.column_name(i)}" for i in range(layout.num_columns))
         raise UserError(f"{path}: {problem}. Name the label column with --label-col NAME or INDEX (and the text "
-                        f"with --text-col); the columns are {columns}")
+                        f"with --text-col); the columns are {layout.list_columns()}")
     if len(records) < MIN_ROWS:
         raise UserError(f"{path} has only {len(records)} usable rows; need at least {MIN_ROWS} to train")
     return records
