@@ -10,7 +10,6 @@ the attention heatmap shows it jumping around the source: the classic attention 
 
 import argparse
 import os
-import tempfile
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # small matrices: BLAS threads only add overhead
 
@@ -21,8 +20,9 @@ from minirnn.train.inference import translate  # noqa: E402
 # ----------------------------------------------------------------------------- settings
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 parser.add_argument("--quick", action="store_true", help="little data and 3 epochs, for CI")
-parser.add_argument("--png", default=os.path.join(tempfile.gettempdir(), "minirnn_dates_attention.png"),
-                    help="where to write the attention PNG (needs matplotlib)")
+parser.add_argument("--png", default=os.path.join("runs", "dates_example", "attention.png"),
+                    help="where to write the attention PNG (needs matplotlib; default "
+                    "runs/dates_example/attention.png, which git ignores)")
 args = parser.parse_args()
 
 PAIRS = 1500 if args.quick else 8000

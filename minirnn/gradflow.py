@@ -257,7 +257,8 @@ class FlowRun(NamedTuple):
 def build_scaled_layer(cell, input_size, hidden_size, scale, gate_bias, rng):
     """A float64 one-layer ``cell`` layer, every weight and bias ~ U(-k/sqrt(H), k/sqrt(H)), k = scale.
 
-    ``scale = 1`` is PyTorch's initialisation. ``gate_bias`` is added to the bias of
+    ``scale = 1`` with ``gate_bias = 0`` is PyTorch's default initialisation (weights and
+    biases ~ U(-1/sqrt(H), 1/sqrt(H))). ``gate_bias`` is added to the bias of
     the gate that keeps the old state: the LSTM's forget gate (rows H:2H of b_ih)
     and the GRU's update gate (rows H:2H too, z -> 1 keeps h_prev); the Elman RNN
     has no such gate. The weights come from ``rng`` (a NumPy Generator) and replace

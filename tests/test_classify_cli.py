@@ -61,7 +61,7 @@ def test_text_in_both_columns_stops_with_a_hint(tmp_path, capsys):
     assert _train(tmp_path, path) == 2
     err = capsys.readouterr().err
     assert "30 distinct values in 30 rows" in err and "--label-col" in err and "Traceback" not in err
-    assert "the columns are numbered 0 to 1" in err
+    assert "the columns are 0, 1" in err
 
 
 def test_columns_by_name_and_index(tmp_path, capsys):

@@ -203,7 +203,7 @@ def test_text_taken_for_labels_is_reported(tmp_path):
     pairs = [(f"I am {w} {i}", f"Je suis {w} {i}") for i, w in enumerate(["happy", "tired", "cold"] * 10)]
     records = load_labeled_text(write_csv(tmp_path / "pairs.csv", pairs))
     problem = label_column_problem(records.layout)
-    assert problem.startswith("the label column (column 1) has 30 distinct values in 30 rows")
+    assert problem.startswith("column 1, taken as the label column, has 30 distinct values in 30 rows")
     assert label_column_problem(load_labeled_text(write_csv(tmp_path / "ok.csv", reviews(20))).layout) is None
 
 

@@ -285,7 +285,7 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_prints_the_resume_command(tmp_path
     (["evaluate", "x.npz"], "the following arguments are required: --data"),
     (["gradcheck", "--hidden", "0"], "argument --hidden: must be an integer in [1, 256]"),  # capped: see test_cli_tools
     (["gradcheck", "--steps", "-1"], "argument --steps: must be an integer in [1, 100]"),
-    (["demo", "--epoch", "3"], "unrecognized arguments: --epoch"),
+    (["demo", "--epoch", "3"], "python -m minirnn demo: unrecognized option --epoch "),
     (["fly"], "invalid choice: 'fly'"),
 ])
 def test_user_errors_are_one_line_with_exit_status_2(argv, message, capsys):
@@ -301,7 +301,7 @@ def test_missing_and_foreign_files_are_named(tmp_path, capsys):
     np.savez(tmp_path / "foreign.npz", a=np.arange(2))
     assert main(["trace", str(tmp_path / "foreign.npz"), "hi"]) == 2
     assert "not a minirnn checkpoint" in capsys.readouterr().err
-    assert main(["train", "translate", "--data", str(tmp_path / "pairs.tsv")]) == 2
+    assert main(["train", "translate", "--data", str(tmp_path / "pairs.tsv"), "--out", str(tmp_path / "runs")]) == 2
     assert "data file not found" in capsys.readouterr().err
     assert main(["train", "translate", "--data", str(tmp_path), "--out", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err

@@ -382,5 +382,8 @@ def test_load_labeled_tsv_and_sniffing(tmp_path):
 def test_load_labeled_malformed_quotes(tmp_path):
     path = tmp_path / "broken.csv"
     path.write_text('ok,1\n"unclosed,0\nmore,1\n', encoding="utf-8")
-    with pytest.raises(DataFormatError, match="line 2"):
-        load_labeled_text(path, errors="skip")
+    with pytest.raises(DataFormatError, match="line 2: malformed CSV quoting"):
+        load_labeled_text(path)
+    rows = load_labeled_text(path, errors="skip")  # the bad record costs its line, not the rest
+    assert rows == [("ok", "1"), ("more", "1")]
+    assert [b.line_number for b in rows.bad_lines] == [2]

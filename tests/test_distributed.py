@@ -122,6 +122,7 @@ def test_cli_train_distributed(tmp_path):
                   str(tmp_path), "--name", "dist", timeout=180)
     assert done.returncode == 0, done.stdout + done.stderr
     assert done.stdout.count("split by source") == 1 and done.stdout.count("epoch  2/2") == 1  # only rank 0 prints
+    assert done.stdout.count("distributed: data-parallel over 2 MPI ranks, global batch 32 = 2 x 16 ") == 1
     assert {"best.npz", "last.npz"} <= set(os.listdir(tmp_path / "dist"))
     assert mr.load_checkpoint(tmp_path / "dist" / "best.npz").epoch in (1, 2)
 

@@ -248,8 +248,8 @@ def test_gradflow_command_prints_and_saves_a_png(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--scales", "1,x"], "--scales expects comma-separated positive numbers"),
-    (["--scales", "0"], "--scales expects comma-separated positive numbers"),
+    (["--scales", "1,x"], "--scales expects comma-separated numbers k with 0 < k < 1e6"),
+    (["--scales", "0"], "--scales expects comma-separated numbers k with 0 < k < 1e6"),
     (["--steps", "1"], "--steps must be at least 2, got 1"),
     (["--hidden", "0"], "argument --hidden: must be an integer >= 1, got '0'"),  # checked as it is parsed
     (["--gate-bias", "nan"], "--gate-bias must be a finite number"),

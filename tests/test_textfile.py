@@ -80,7 +80,7 @@ def test_bad_bytes_in_a_line_name_the_line_and_the_byte(tmp_path):
         load_parallel_tsv(broken16)
 
 
-def test_over_long_fields_are_bad_lines_in_tsv_and_stop_csv_at_their_line(tmp_path):
+def test_over_long_fields_are_bad_lines_in_tsv_and_csv(tmp_path):
     long = "w" * (MAX_FIELD_CHARS + 1)
     tsv = tmp_path / "long.tsv"
     tsv.write_text(f"a\tb\n{long}\tc\nd\te\n", encoding="utf-8")
@@ -90,7 +90,9 @@ def test_over_long_fields_are_bad_lines_in_tsv_and_stop_csv_at_their_line(tmp_pa
     comma = tmp_path / "long.csv"
     comma.write_text(f"a,b\nd,e\n{long},c\n", encoding="utf-8")
     with pytest.raises(DataFormatError, match=r"line 3: a field over the limit of 131,072 characters"):
-        load_labeled_text(comma, errors="skip")
+        load_labeled_text(comma)
+    records = load_labeled_text(comma, errors="skip")
+    assert records == [("a", "b"), ("d", "e")] and records.bad_lines[0].line_number == 3
 
 
 def test_vocabulary_files_with_a_bom_load_and_broken_ones_name_the_line(tmp_path):

@@ -28,7 +28,7 @@ import sys
 from . import checkpoint_commands, evaluate, explain_command, gradcheck_command, gradflow_command, training
 from .common import EXIT_INTERRUPTED, EXIT_USAGE, UserError, limit_blas_threads, note
 from .options import HelpFormatter, Parser
-from .runs import explicit_options, interrupted_lines
+from .runs import discard_empty_run, explicit_options, interrupted_lines
 
 COMMAND_MODULES = (training, evaluate, checkpoint_commands, gradcheck_command, gradflow_command, explain_command)
 
@@ -88,10 +88,12 @@ def main(argv=None) -> int:
             return EXIT_USAGE
         return args.func(args)
     except UserError as err:
+        discard_empty_run(args)
         _stop_alone_ranks(err)
         note(f"error: {err}")
         return EXIT_USAGE
     except KeyboardInterrupt:
+        discard_empty_run(args)
         for line in interrupted_lines(args, argv):
             note(line)
         return EXIT_INTERRUPTED
@@ -102,6 +104,7 @@ def main(argv=None) -> int:
         from ..distributed import RankFailed
         from ..train import TrainingDiverged
 
+        discard_empty_run(args)  # a run that failed before its first checkpoint leaves no empty folder
         _stop_alone_ranks(err)
         if isinstance(err, (TrainingDiverged, RankFailed)):
             note(f"error: {err}")

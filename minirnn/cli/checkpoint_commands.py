@@ -84,9 +84,10 @@ def cmd_translate(args) -> int:
     texts = read_texts(args)
     filled = [i for i, t in enumerate(texts) if t.strip()]
     try:
-        results = translate(ckpt.model, ckpt.vocabs["src"], ckpt.vocabs["tgt"], [texts[i] for i in filled],
-                            max_len=args.max_len, beam_size=args.beam, lower=ckpt.extra.get("lower", True),
-                            mode=ckpt.extra.get("mode", "word"), spacing=spacing_of(ckpt))
+        results = [] if not filled else translate(
+            ckpt.model, ckpt.vocabs["src"], ckpt.vocabs["tgt"], [texts[i] for i in filled], max_len=args.max_len,
+            beam_size=args.beam, lower=ckpt.extra.get("lower", True), mode=ckpt.extra.get("mode", "word"),
+            spacing=spacing_of(ckpt))
     except ValueError as err:
         raise UserError(str(err)) from err
     by_line = dict(zip(filled, results))
@@ -114,8 +115,9 @@ def cmd_predict(args) -> int:
     texts = read_texts(args)
     filled = [i for i, t in enumerate(texts) if t.strip()]
     try:
-        results = classify_texts(ckpt.model, ckpt.vocabs["src"], classes, [texts[i] for i in filled],
-                                 lower=ckpt.extra.get("lower", True), mode=ckpt.extra.get("mode", "word"))
+        results = [] if not filled else classify_texts(
+            ckpt.model, ckpt.vocabs["src"], classes, [texts[i] for i in filled], lower=ckpt.extra.get("lower", True),
+            mode=ckpt.extra.get("mode", "word"))
     except ValueError as err:
         raise UserError(str(err)) from err
     by_line = dict(zip(filled, results))
@@ -134,6 +136,8 @@ def cmd_trace(args) -> int:
 
     ckpt = load_checkpoint_file(args.checkpoint, args.device)
     require_kind(ckpt, "translator", "trace")
+    if not " ".join(args.text).strip():
+        raise UserError("trace needs a sentence with at least one token")
     try:
         say(pipeline_trace(ckpt.model, ckpt.vocabs["src"], ckpt.vocabs["tgt"], " ".join(args.text),
                            max_len=args.max_len, top_k=args.top_k, mode=ckpt.extra.get("mode", "word"),
@@ -152,7 +156,7 @@ def _text_command(sub, name: str, func, helptext: str, epilog: str, verbose: str
     parser.add_argument("checkpoint", help="a .npz checkpoint written by minirnn's train or demo")
     parser.add_argument("text", nargs="*", help="texts (each argument is one); stdin when none")
     parser.add_argument("-v", "--verbose", action="store_true", help=verbose)
-    add_common_options(parser)
+    add_common_options(parser, seed=False)
     parser.set_defaults(func=func)
     return parser
 
@@ -180,5 +184,5 @@ def register(sub) -> None:
     trace.add_argument("text", nargs="+", help="the sentence")
     trace.add_argument("--top-k", type=positive_int, default=3, help="candidates shown per decoder step")
     trace.add_argument("--max-len", type=positive_int, default=20, help="most decoder steps")
-    add_common_options(trace)
+    add_common_options(trace, seed=False)
     trace.set_defaults(func=cmd_trace)

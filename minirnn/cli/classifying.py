@@ -89,10 +89,8 @@ def read_labeled_file(args):
         raise UserError(f"{path} has only {len(records)} usable rows; need at least {MIN_ROWS} to train")
     problem = label_column_problem(layout)
     if problem:
-        columns = (", ".join(f"{i} {layout.column_name(i)}" for i in range(layout.num_columns)) if layout.header
-                   else f"numbered 0 to {layout.num_columns - 1}")
         raise UserError(f"{path}: {problem}. Name the label column with --label-col NAME or INDEX (and the text "
-                        f"with --text-col); the columns are {columns}")
+                        f"with --text-col); the columns are {layout.list_columns()}")
     return records
 
 
@@ -156,6 +154,13 @@ def _class_weights(args, data):
         return None
     labels = np.concatenate([batch.labels for batch in data.train.iter_epoch(0)])
     return balanced_class_weights(labels, len(data.classes)).tolist()
+
+
+def _data_file(args):
+    """The training file's path and hash (``evaluate`` notes when it is given the same file), or None."""
+    from .translating import file_sha256
+
+    return {"path": args.data, "sha256": file_sha256(args.data)} if args.data else None
 
 
 def _lr_gamma(epochs: int) -> float:
@@ -224,7 +229,7 @@ def train_classifier(args, settings, mode) -> int:
     weights, monitor = _class_weights(args, data), _monitor(args)
     _describe_run(data, model, settings, backend, weights, monitor, tokens_why)
     extra = {"task": "classify", "mode": mode, "lower": lower, "classes": data.classes, "class_weight": weights,
-             "monitor": monitor}
+             "monitor": monitor, "data": _data_file(args)}
     history = fit(model, data.train, data.val, task="classify", optimizer=optimizer, scheduler=scheduler,
                   epochs=settings["epochs"],
                   clip=settings["clip"], patience=settings["patience"], monitor=monitor, checkpoint_dir=folder,
@@ -233,7 +238,7 @@ def train_classifier(args, settings, mode) -> int:
                   val_metrics=lambda m: {"val_macro_f1": evaluate_classifier(m, data.val, data.classes).macro_f1},
                   progress=tqdm_progress(settings["epochs"], not args.no_progress),
                   callback=epoch_printer(settings["epochs"]), world=world)
-    print_fit_summary(history, monitor)
+    print_fit_summary(history, monitor, "is weighted by class (--class-weight balanced)" if weights else "")
     if not world.is_root:
         return 0  # the other ranks of a distributed run only train
     report_test(folder, data, history, monitor, args.data)
@@ -249,7 +254,8 @@ def report_test(folder, data, history, monitor, data_path=None) -> None:
 
     best_path = os.path.join(folder, "best.npz")
     model = load_checkpoint(best_path).model
-    say(f"\nkept epoch {history.best_epoch} as best.npz ({monitor} {history.best_value:.4f})")
+    ties = "" if monitor == "val_loss" else ", ties broken by the lower val loss"
+    say(f"\nkept epoch {history.best_epoch} as best.npz ({monitor} {history.best_value:.4f}{ties})")
     report = evaluate_classifier(model, data.test, data.classes)
     say(f"held-out test set ({report.total:,} texts never seen in training or selection): accuracy "
         f"{report.accuracy:.1%}, macro-F1 {report.macro_f1:.3f}, loss {report.loss:.4f}\n")

@@ -24,10 +24,25 @@ EXIT_INTERRUPTED = 130
 _rank = 0
 
 
+def _set_rank(rank: int) -> None:
+    global _rank
+    _rank = rank
+
+
 def say(text: str = "") -> None:
-    """Print one line of the command's output (the CLI is the only layer that prints)."""
+    """Print one line of the command's output (the CLI is the only layer that prints).
+
+    When the reader of stdout has gone (``train ... | head``), stdout is pointed at
+    os.devnull, as Python's documentation on SIGPIPE recommends, and the command goes on:
+    a training run finishes and writes its checkpoints although nobody reads its table.
+    """
     if _rank == 0:
-        print(text, flush=True)
+        try:
+            print(text, flush=True)
+        except BrokenPipeError:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # the buffered rest (and Python's exit flush) goes nowhere
+            os.close(devnull)
 
 
 def note(text: str) -> None:
@@ -75,15 +90,36 @@ def set_device(device: str, threads: int = 1) -> str:
 # =========================================================================== distributed runs
 
 
-def init_world(args):
+LAUNCHER_SIZE = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE")  # what mpirun (Open MPI, MPICH) tells each process
+LAUNCHER_RANK = ("OMPI_COMM_WORLD_RANK", "PMI_RANK")
+
+
+def _launched_ranks(names) -> int:
+    """The first of the environment variables ``names`` that holds an integer (0 when none does)."""
+    for name in names:
+        try:
+            return int(os.environ[name])
+        except (KeyError, ValueError):
+            continue
+    return 0
+
+
+def init_world(args, batch_size: int | None = None):
     """The ``minirnn.distributed.World`` of this run: MPI's under ``--distributed``, else one process.
 
     On ranks other than 0 it silences ``say``/``note``; ``runs.open_run`` lets rank 0 alone choose and
-    create the run folder.
+    create the run folder. Several processes started by mpirun without ``--distributed`` would each
+    train alone into the same run folder: that is refused (rank 0 says why). ``batch_size`` is the
+    global batch, named in the line that says how a distributed run shares it.
     """
     from .. import distributed
 
     if not getattr(args, "distributed", False):
+        if _launched_ranks(LAUNCHER_SIZE) > 1:
+            _set_rank(_launched_ranks(LAUNCHER_RANK))
+            raise UserError(f"started by mpirun as {_launched_ranks(LAUNCHER_SIZE)} processes without --distributed: "
+                            "each would train alone into the same run folder; add --distributed to train one model "
+                            "data-parallel, or start one process")
         return distributed.SINGLE
     if not distributed.mpi_available():
         raise UserError(f"--distributed needs mpi4py, which is not installed: {distributed.MPI_EXTRA}")
@@ -91,8 +127,12 @@ def init_world(args):
         world = distributed.init()
     except distributed.MPIUnavailable as err:
         raise UserError(str(err)) from err
-    global _rank
-    _rank = world.rank
+    _set_rank(world.rank)
+    if world.size > 1 and batch_size:
+        low, high = batch_size // world.size, -(-batch_size // world.size)
+        share = f"{world.size} x {low}" if low == high else f"{world.size} x {low} or {high}"
+        say(f"distributed: data-parallel over {world.size} MPI ranks, global batch {batch_size} = {share} (every "
+            "step each rank takes its share of the batch one process would take; one allreduce sums the gradients)")
     if not distributed.under_launcher():
         note("note: --distributed without mpirun trains in this one process; start it with "
              "mpirun -n K python -m minirnn ... --distributed")
@@ -183,15 +223,20 @@ def save_pngs(folder: str, history: dict, attention=None) -> list[str]:
 def read_texts(args) -> list[str]:
     """The sentences to process: the positional arguments, else stdin, one per line.
 
-    Blank stdin lines are kept (as ""), so that output line i answers input line i.
+    Blank lines are kept (as ""), so that output line i answers input line i; a UTF-8
+    byte-order mark at the start of stdin (Windows editors write one) and the \\r of
+    \\r\\n line ends are dropped. An empty stdin gives no texts (and a note): a pipeline
+    like ``grep ... | translate`` that found nothing is not an error.
     """
     texts = list(args.text)
     if not texts:
         if sys.stdin.isatty():
             raise UserError("give the text as arguments, or pipe it in (one sentence per line)")
         texts = [line.strip() for line in sys.stdin]
-    if not any(texts):
-        raise UserError("no text to process (the input was empty)")
+        if texts:
+            texts[0] = texts[0].lstrip("\ufeff").strip()
+        else:
+            note("note: stdin was empty; nothing to process")
     return texts
 
 
@@ -228,12 +273,19 @@ def epoch_printer(total: int):
     return callback
 
 
-def print_fit_summary(history, monitor: str | None = None) -> None:
-    """The epoch table (its "best val so far" following ``monitor``), the ASCII loss chart and why training stopped."""
+def print_fit_summary(history, monitor: str | None = None, train_loss: str = "") -> None:
+    """The epoch table (its "best val so far" following ``monitor``), the ASCII loss chart and why training stopped.
+
+    ``train_loss`` says how the training loss differs from the validation one (label
+    smoothing, class weights), in a line under the table: fit's validation loss is always
+    plain cross-entropy, so without it the gap between the two columns would mislead.
+    """
     from ..viz import ascii_chart, epoch_table
 
     say()
     say(epoch_table(history, monitor=monitor))
+    if train_loss:
+        say(f"train loss {train_loss}; val loss is plain cross-entropy")
     say()
     say(ascii_chart(history))
     if history.stopped_early:

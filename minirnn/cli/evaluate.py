@@ -42,10 +42,11 @@ def _read(loader, path: str, **options):
 def _same_file_note(ckpt, path: str) -> str | None:
     from .translating import file_sha256
 
-    trained_on = (ckpt.extra.get("settings") or {}).get("data_file") or {}
-    if trained_on.get("sha256") and trained_on["sha256"] == file_sha256(path):
-        return ("note: the model was trained on this file; these scores include its training sentences (the run's "
-                "held-out split was reported at the end of training)")
+    # A translator stores its file in its settings, a classifier in extra["data"].
+    trained_on = (ckpt.extra.get("settings") or {}).get("data_file") or ckpt.extra.get("data") or {}
+    if isinstance(trained_on, dict) and trained_on.get("sha256") and trained_on["sha256"] == file_sha256(path):
+        return ("note: the model was trained on this file; these scores include its training examples and are "
+                "optimistic (the run's held-out split was reported at the end of training)")
     return None
 
 
@@ -184,5 +185,5 @@ def register(sub) -> None:
     evaluate.add_argument("--label-col", type=_column, default=None, help="a classifier file's label column "
                           "(name or 0-based index; default: detected)")
     evaluate.add_argument("--json", action="store_true", help="print the scores as one JSON object")
-    add_common_options(evaluate)
+    add_common_options(evaluate, seed=False)
     evaluate.set_defaults(func=cmd_evaluate)

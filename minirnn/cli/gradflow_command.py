@@ -1,10 +1,11 @@
 """``gradflow``: how ||dL/dh_t|| changes through time for an Elman RNN, a GRU and an LSTM.
 
 The same seeded input and upstream gradient go through the three cells at two
-weight scales (by default 1, PyTorch's init, where the Elman RNN's gradient
-vanishes, and 4, where it explodes; both measured, T = 100, H = 64, seed 0). The
-command prints a table, a log-scale ASCII chart per scale and a few lines on what
-they show, every number read from the run, and saves a PNG.
+weight scales k (weights and biases ~ U(-k/sqrt(H), k/sqrt(H)); k = 1 is PyTorch's
+range): by default 1, where the Elman RNN's gradient vanishes, and 4, where it
+explodes; both measured, T = 100, H = 64, seed 0. The command prints a table, a
+log-scale ASCII chart per scale and a few lines on what they show, every number
+read from the run, and saves a PNG.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ def parse_scales(text: str) -> list[float]:
     try:
         scales = [float(part) for part in text.split(",") if part.strip()]
     except ValueError as err:
-        raise UserError(f"--scales expects comma-separated positive numbers such as 1,4, got {text!r}") from err
+        raise UserError(f"--scales expects comma-separated numbers k with 0 < k < 1e6, such as 1,4, "
+                        f"got {text!r}") from err
     if not scales or any(not 0 < k < 1e6 for k in scales):
-        raise UserError(f"--scales expects comma-separated positive numbers such as 1,4, got {text!r}")
+        raise UserError(f"--scales expects comma-separated numbers k with 0 < k < 1e6, such as 1,4, got {text!r}")
     return list(dict.fromkeys(scales))
 
 
@@ -40,7 +42,7 @@ def _check_sizes(args) -> None:
 
 def cmd_gradflow(args) -> int:
     from ..gradflow import compare_gradient_flow
-    from ..viz.gradflow import gradflow_chart, gradflow_summary, gradflow_table
+    from ..viz.gradflow import gradflow_chart, gradflow_summary, gradflow_table, init_description
     from .common import limit_blas_threads
 
     _check_sizes(args)
@@ -56,8 +58,7 @@ def cmd_gradflow(args) -> int:
     T, H = args.steps, args.hidden
     say(f"gradient flow through time: L = sum(h_n * dh_n), float64, seed {args.seed}")
     say(f"x ~ N(0, 1) of shape (T={T}, N={args.batch}, D={args.input_size}), H = {H}, dh_n ~ N(0, 1)")
-    say(f"weight scales k = {', '.join(f'{k:g}' for k in scales)}: every weight and bias ~ U(-k/sqrt(H), k/sqrt(H))")
-    say("(k = 1 is PyTorch's init)")
+    say(init_description(scales, args.gate_bias))
     say()
     say(gradflow_table(runs))
     for scale in scales:
@@ -104,7 +105,7 @@ def register(sub) -> None:
                       "k/sqrt(H))")
     flow.add_argument("--gate-bias", type=float, default=1.0,
                       help="added to the LSTM forget-gate and GRU update-gate biases (default 1, as Keras's "
-                      "unit_forget_bias; 0 = PyTorch's init)")
+                      "unit_forget_bias; 0 = PyTorch's default, which adds nothing)")
     flow.add_argument("--out", default=os.path.join("runs", "gradflow"), help="folder of the PNG (default "
                       "runs/gradflow)")
     flow.add_argument("--no-png", action="store_true", help="print only; write no PNG")

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import math
-import sys
 
 
 class UserError(Exception):
@@ -58,12 +57,33 @@ class Parser(argparse.ArgumentParser):
         finally:
             self._parsing = False
 
+    def parse_args(self, args=None, namespace=None):
+        """Like argparse's, but an unknown option is named by the command it was given to, alone.
+
+        argparse would report it from the top-level parser with every leftover word, the
+        sentence to translate included ("unrecognized arguments: --top-k 3 Rossini").
+        """
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            parser = getattr(self, "command_parsers", {}).get(getattr(parsed, "command", None), self)
+            options = [t for t in extras if t.startswith("-") and len(t) > 1 and not _is_number(t)] or extras
+            parser.error(f"unrecognized option{'s' if len(options) > 1 else ''} {' '.join(options)}")
+        return parsed
+
     def error(self, message):
-        self.print_usage(sys.stderr)
-        raise UserError(f"{self.prog}: {message}")
+        # One line, no usage block: the usage of `train` alone is 18 lines, and it buried the error.
+        raise UserError(f"{self.prog}: {message} (see: {self.prog} --help)")
 
 
 # =========================================================================== numbers checked at parse time
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _number(text: str, kind):
@@ -128,11 +148,17 @@ for _check, _name in ((positive_int, "positive integer"), (non_negative_int, "no
     _check.__name__ = _name
 
 
-def add_common_options(parser, device: bool = True) -> None:
-    """``--device``/``--threads`` (when the command computes) and ``--seed``."""
+def add_common_options(parser, device: bool = True, seed: bool = True) -> None:
+    """``--device``/``--threads`` (when the command computes) and ``--seed`` (when it draws anything random).
+
+    The checkpoint commands (translate, predict, trace, evaluate) take no ``--seed``:
+    greedy and beam decoding of a model in eval mode are deterministic, so it would seed nothing.
+    """
     if device:
         parser.add_argument("--device", default="cpu", help="cpu (NumPy) or cuda (CuPy on a GPU)")
         parser.add_argument("--threads", type=non_negative_int, default=1,
                             help="BLAS threads on the CPU (1 is fastest for these small matrices; 0 = BLAS's own "
                             "choice)")
-    parser.add_argument("--seed", type=non_negative_int, default=0, help="seed for data splits, weights and shuffling")
+    if seed:
+        parser.add_argument("--seed", type=non_negative_int, default=0,
+                            help="seed for data splits, weights and shuffling")

@@ -4,7 +4,9 @@ A training command writes ``best.npz`` and ``last.npz`` under ``--out/--name``
 (``runs/<task>`` by default). When that folder already holds a run:
 
 * ``--resume`` continues it (from ``last.npz``) up to the new ``--epochs``, with the
-  settings it was started with;
+  settings it was started with; a run that stopped early continues under a larger
+  ``--patience`` (its count of epochs without improvement goes on), and a run with
+  nothing left to train says so and exits 0;
 * ``--force`` deletes its checkpoints and PNGs and starts over in the same folder;
 * with neither, an explicit ``--name`` is an error that names both options, and the
   default name moves on to the next free folder (``runs/translate-2``) and says so.
@@ -54,6 +56,16 @@ def open_run(args, default: str, say=None, world=None) -> str:
     return folder
 
 
+def discard_empty_run(args) -> None:
+    """Remove the run folder this command created when it failed before writing anything into it."""
+    folder = getattr(args, "run_folder", None) if args is not None else None
+    if getattr(args, "run_folder_created", False) and folder and os.path.isdir(folder) and not os.listdir(folder):
+        try:
+            os.rmdir(folder)
+        except OSError:  # another rank removed it first, or a file appeared meanwhile: leave it
+            pass
+
+
 def _choose_folder(args, default: str, say) -> tuple[str, str]:
     name = args.name or default
     folder = os.path.join(args.out, name)
@@ -76,8 +88,24 @@ def _choose_folder(args, default: str, say) -> tuple[str, str]:
                 number += 1
             name, folder = f"{default}-{number}", os.path.join(args.out, f"{default}-{number}")
             say(f"note: {held}; this run goes to {folder} (--resume continues the other, --force replaces it)")
+    args.run_folder_created = not os.path.exists(folder)  # a failed run removes it again if it stays empty
     os.makedirs(folder, exist_ok=True)
     return folder, name
+
+
+def nothing_left(folder: str, settings: dict) -> str | None:
+    """Why a resumed run has no epoch left to train under ``settings`` (epochs, patience), or None."""
+    from ..io import load_checkpoint
+
+    ckpt = load_checkpoint(os.path.join(folder, "last.npz"))
+    epoch, state = int(ckpt.epoch or 0), ckpt.extra.get("fit") or {}
+    if state.get("stopped_early") and int(state.get("bad_epochs", 0)) >= settings["patience"]:
+        return (f"the run stopped early at epoch {epoch} ({state.get('stop_reason', '')}); nothing more to train "
+                f"(give --patience above {state.get('bad_epochs')} to continue it)")
+    if epoch >= settings["epochs"]:
+        return f"the run already finished epoch {epoch} of --epochs {settings['epochs']}; nothing more to train " \
+               "(give a larger --epochs to continue it)"
+    return None
 
 
 def resume_command(argv, run_name: str) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from .classifying import add_classify_options, train_classifier
 from .common import UserError, add_common_options, init_world, positive_float, positive_int, probability, say
-from .runs import open_run, resumed_settings
+from .runs import nothing_left, open_run, resumed_settings
 from .translating import RUN_OPTIONS, choose_monitor, file_sha256, read_parallel_file, seq2seq_run, split_sizes
 
 DEMO = {  # the demo's settings; the issue asks for >= 90% held-out exact match in about 2 minutes on 2 cores
@@ -82,10 +82,12 @@ def _check_resumed_data(args, settings, story) -> None:
 def cmd_seq2seq(args, kind: str) -> int:
     """``demo``, ``train translate`` and ``train dates``."""
     settings = run_settings(args)
-    args.world = init_world(args)
+    args.world = init_world(args, settings["batch_size"])
     folder = open_run(args, args.name or kind, say=say, world=args.world)
     if getattr(args, "resume", False):
         settings = resumed_settings(folder, settings, args.explicit, RUN_OPTIONS)
+        if _nothing_to_resume(args, folder, settings):
+            return 0
     pairs, story = _seq2seq_data(args, settings)
     if getattr(args, "resume", False):
         _check_resumed_data(args, settings, story)
@@ -96,6 +98,14 @@ def cmd_seq2seq(args, kind: str) -> int:
                 join=story.get("join"), heatmap_sentence=story.get("heatmap_sentence"),
                 data_file=story.get("data_file"))
     return 0
+
+
+def _nothing_to_resume(args, folder: str, settings: dict) -> bool:
+    """True (and says why) when ``--resume`` finds the run already finished under ``settings``."""
+    reason = nothing_left(folder, settings) if getattr(args, "resume", False) else None
+    if reason:
+        say(f"--resume: {reason}")
+    return bool(reason)
 
 
 def cmd_demo(args) -> int:
@@ -109,8 +119,10 @@ def cmd_train(args) -> int:
                             f"{', '.join(CLASSIFY_MONITORS)}")
         settings = dict(run_settings(args), lower=True)  # the classifier's own default: it lower-cases its texts
         args.cell_given, args.cell = args.cell is not None, args.cell or "gru"
-        args.world = init_world(args)
-        open_run(args, args.name or "classify", say=say, world=args.world)
+        args.world = init_world(args, settings["batch_size"])
+        folder = open_run(args, args.name or "classify", say=say, world=args.world)
+        if _nothing_to_resume(args, folder, settings):
+            return 0
         return train_classifier(args, settings, "char" if args.char else "word")
     if args.cell == "rnn":
         raise UserError("seq2seq models support --cell gru or lstm")
@@ -125,8 +137,9 @@ def cmd_train(args) -> int:
 
 def _add_run_options(parser) -> None:
     parser.add_argument("--epochs", type=positive_int, default=None,
-                        help=f"epochs to train, at most (default {DEMO['epochs']}; {DATA_EPOCHS} with --data, where "
-                        "early stopping usually ends it sooner; with --resume: continue up to this epoch)")
+                        help=f"epochs to train, at most (default {DEMO['epochs']}, for every task but one: "
+                        f"train translate --data FILE trains up to {DATA_EPOCHS}, where early stopping usually ends "
+                        "it sooner; with --resume: continue up to this epoch)")
     parser.add_argument("--quick", action="store_true", help="a tiny smoke run: little data, a small model, 2 epochs")
     parser.add_argument("--out", default="runs", help="parent folder of the run folder")
     parser.add_argument("--name", default=None,
@@ -134,7 +147,8 @@ def _add_run_options(parser) -> None:
                         "a run, the next free one: runs/translate-2)")
     again = parser.add_mutually_exclusive_group()
     again.add_argument("--resume", action="store_true",
-                       help="continue the run in the folder from its last.npz up to --epochs, with its settings")
+                       help="continue the run in the folder from its last.npz up to --epochs, with its settings (an "
+                       "early-stopped run: with a larger --patience)")
     again.add_argument("--force", action="store_true",
                        help="delete the checkpoints of the run in the folder and start over")
     parser.add_argument("--distributed", action="store_true",

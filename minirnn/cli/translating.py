@@ -172,7 +172,7 @@ def _resume_checks(args, data, history, settings) -> None:
         return
     done = history.get("epoch", [0])[-1] if history.get("epoch") else 0
     if history.stopped_early:
-        say(f"--resume: the run stopped early at epoch {done} ({history.stop_reason}); nothing more to train")
+        say(f"--resume: the resumed run stopped early at epoch {done} ({history.stop_reason})")
     elif done < settings["epochs"]:
         say(f"--resume: the run ended at epoch {done}, before --epochs {settings['epochs']}")
 
@@ -188,7 +188,8 @@ def kept_epoch_line(history, monitor: str) -> str:
         else f"{value:.3f}"
     after = (f"; the {len(epochs) - epochs.index(best) - 1} later epoch(s) did not beat it" if epochs and
              best != epochs[-1] else ", at the last epoch")
-    return f"kept epoch {best} in best.npz: the best {label}, {shown} (--monitor {monitor}){after}"
+    ties = "" if monitor == "val_loss" else ", ties broken by the lower val loss"
+    return f"kept epoch {best} in best.npz: the best {label}, {shown} (--monitor {monitor}{ties}){after}"
 
 
 # =========================================================================== after training
@@ -263,7 +264,8 @@ def seq2seq_run(args, pairs, kind: str, settings: dict, samples=(), trace_text=N
     train_time, train_cpu = time.perf_counter() - started, time.process_time() - started_cpu
     if not getattr(args, "world", SINGLE).is_root:
         return None  # the other ranks of a distributed run only train
-    print_fit_summary(history, settings["monitor"])
+    smoothing = settings.get("label_smoothing", 0.0)
+    print_fit_summary(history, settings["monitor"], f"includes label smoothing {smoothing}" if smoothing else "")
     _resume_checks(args, data, history, settings)
     say(kept_epoch_line(history, settings["monitor"]))
     folder = args.run_folder
@@ -284,7 +286,8 @@ def seq2seq_run(args, pairs, kind: str, settings: dict, samples=(), trace_text=N
         say(f"  {os.path.basename(path)}")
     say(f"try:  python -m minirnn translate {best_path} \"{results[0].source}\" --attention")
     if args.data:
-        say(f"      python -m minirnn evaluate {best_path} --data {args.data}")
+        say(f"      python -m minirnn evaluate {best_path} --data HELD-OUT.tsv   (a file it never saw; on "
+            f"{args.data} itself the scores would be optimistic)")
     say(f"total time {time.perf_counter() - started:.1f}s (training {train_time:.1f}s, {train_cpu:.1f}s of CPU)")
     if history.best_epoch is not None and data.val_groups and history.best_epoch == 1 and len(history["epoch"]) > 2:
         note("note: the kept model is the first epoch's; later epochs scored worse on validation")

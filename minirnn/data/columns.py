@@ -76,6 +76,10 @@ class ColumnLayout(NamedTuple):
         """``'review'`` (the header's name) or ``column 0``."""
         return f"'{self.header[index]}'" if self.header else f"column {index}"
 
+    def list_columns(self) -> str:
+        """``0 'review', 1 'label'`` with a header, else ``0, 1, 2``: the indices --text-col/--label-col take."""
+        return ", ".join(f"{i} {self.column_name(i)}" if self.header else str(i) for i in range(self.num_columns))
+
     def describe(self) -> str:
         """Two lines: the format and the header; the columns and why they were chosen."""
         columns = f"{self.num_columns} {delimiter_name(self.delimiter)}-separated columns"
@@ -88,35 +92,48 @@ class ColumnLayout(NamedTuple):
 # --------------------------------------------------------------------------- delimiter
 
 
-def split_records(text: str, delimiter: str, path: str = "", error=None):
+def split_records(text: str, delimiter: str, path: str = "", on_bad=None):
     """Yield (first line number, fields) per non-blank record; TSV splits literally, CSV may span lines.
 
-    ``error(line_number, message)`` builds the exception for malformed CSV quoting (the
-    parser cannot resynchronise after it, so the read stops there).
+    A CSV record whose quoting is malformed (or with a field over csv's size limit) raises
+    ``csv.Error`` when ``on_bad`` is None; otherwise ``on_bad(line_number, reason)`` is
+    called with the record's first physical line and the parse resumes on the next
+    physical line, so one bad quote costs one line, not the rest of the file.
     """
     if delimiter == "\t":
         for number, line in enumerate(split_lines(text), start=1):
             if line.strip():
                 yield number, line.split("\t")
         return
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
-    start = 1
-    while True:
+    lines = list(io.StringIO(text, newline=""))  # the physical lines, exactly as csv.reader sees them
+    offset = 0  # physical lines before the current reader's first one
+    while offset < len(lines):
+        rest = (lines[i] for i in range(offset, len(lines)))  # no copy: one bad line per row must stay linear
+        reader = csv.reader(rest, delimiter=delimiter, strict=True)
+        start = offset + 1
         try:
-            fields = next(reader)
-        except StopIteration:
+            for fields in reader:
+                if any(f.strip() for f in fields):
+                    yield start, fields
+                start = offset + reader.line_num + 1
             return
         except csv.Error as err:
-            if error is None:
+            if on_bad is None:
                 raise
-            # After malformed quoting or an over-long field the parser cannot tell where the
-            # next record starts (a quote may span lines), so this stops the read.
-            reason = (f"a field over the limit of {csv.field_size_limit():,} characters" if "field limit" in str(err)
-                      else f"malformed CSV ({err})")
-            raise error(start, reason) from err
-        if any(f.strip() for f in fields):
-            yield start, fields
-        start = reader.line_num + 1
+            on_bad(start, _quoting_reason(err))
+            offset = start  # resume on the line after the bad record's first line
+
+
+def _quoting_reason(err) -> str:
+    """Why ``csv`` rejected a record, and how to fix the line."""
+    message = str(err)
+    if "field limit" in message:
+        return f"a field over the limit of {csv.field_size_limit():,} characters"
+    if "unexpected end of data" in message:
+        return ('malformed CSV quoting: a field opens a quote (") that is never closed; close it, '
+                'or write a literal quote inside a quoted field as ""')
+    return (f"malformed CSV quoting ({message}): a quote inside a quoted field must be doubled (\"\"), "
+            f"and a quoted field must end right before the delimiter or the line end")
 
 
 def _consistency(text: str, delimiter: str) -> float:
@@ -224,7 +241,8 @@ def is_header(first_row, body, text_col: int, label_col: int) -> tuple[bool, str
     named = _named(first_row, TEXT_NAMES | LABEL_NAMES)
     if labels and all(_is_number(v) for v in labels) and not _is_number(label):
         return True, f"{label!r} is a word over numeric labels"
-    absent = f"{label!r} is not one of the {len(labels):,} labels below it"
+    distinct = len({row[label_col].strip() for row in body})  # as classes count them: case kept
+    absent = f"{label!r} is not one of the {distinct:,} labels below it"
     if len(labels) > len(body) / 2:  # labels that hardly recur: a new one says nothing about the first row
         return bool(named), ("the first row uses usual column names" if named else
                              "no evidence either way (the labels hardly recur), so it is read as data")
@@ -242,8 +260,8 @@ def label_column_problem(layout: ColumnLayout, max_share: float = 0.5) -> str | 
     usual cause is a text column taken for the labels.
     """
     if layout.num_rows and layout.num_labels > max_share * layout.num_rows:
-        return (f"the label column ({layout.column_name(layout.label_col)}) has {layout.num_labels:,} distinct values "
-                f"in {layout.num_rows:,} rows, which looks like text rather than class labels")
+        return (f"{layout.column_name(layout.label_col)}, taken as the label column, has {layout.num_labels:,} "
+                f"distinct values in {layout.num_rows:,} rows, which looks like text rather than class labels")
     return None
 
 

@@ -13,7 +13,9 @@
 Bytes become lines in :mod:`minirnn.data.textfile` (BOMs, UTF-16, line ends, NUL
 bytes, binary and empty files). Blank lines are skipped. Any other line that cannot
 be read (wrong number of fields, an empty field, invalid UTF-8, a NUL byte, a field
-over ``MAX_FIELD_CHARS``) is a bad line. With ``errors="raise"`` (the default)
+over ``MAX_FIELD_CHARS``, malformed CSV quoting) is a bad line. A CSV record whose
+quoting is malformed (a stray quote inside a quoted field, a quote never closed)
+costs its first line only: the parse resumes on the next line. With ``errors="raise"`` (the default)
 the loader raises :class:`DataFormatError` listing every bad line number; with
 ``errors="skip"`` it returns the good rows, and the result's ``bad_lines`` lists the
 skipped ones so the caller can warn.
@@ -162,11 +164,14 @@ def load_labeled_text(path, errors: str = "raise", delimiter: str | None = None,
     _check_errors(errors)
     text, path = _read_text(path)
     delimiter = sniff_delimiter(path, text, delimiter)
-    records = list(split_records(text, delimiter, path, lambda n, why: DataFormatError(path, [BadLine(n, why)])))
-    if not records:
+    bad = []
+    records = list(split_records(text, delimiter, path, lambda number, why: bad.append(BadLine(number, why))))
+    if not records and not bad:
         raise DataFormatError(path, message=f"{path}: the file has no rows")
+    if not records:
+        raise DataFormatError(path, bad)
     layout = _layout(records, delimiter, path, header, text_col, label_col)
-    rows, bad = [], []
+    rows = []
     name = delimiter_name(delimiter)
     for number, fields in records[1:] if layout.header is not None else records:
         problem = _fields_problem(fields)
@@ -183,6 +188,7 @@ def load_labeled_text(path, errors: str = "raise", delimiter: str | None = None,
             bad.append(BadLine(number, f"empty {'text' if not text_field else 'label'}"))
             continue
         rows.append((text_field, label))
+    bad.sort(key=lambda b: b.line_number)
     labels = [label for _, label in rows]
     layout = layout._replace(num_rows=len(rows), num_labels=len(set(labels)), case_variants=case_variants(labels))
     return _finish(rows, bad, path, errors, layout)

@@ -205,6 +205,7 @@ def _check_fit_state(state, where: str) -> None:
     known = {
         "best_value": (lambda v: v is None or (is_number(v) and not math.isnan(v)), "a number or null"),
         "best_epoch": (lambda v: v is None or (is_int(v) and v >= 0), "a non-negative integer or null"),
+        "best_tiebreak": (lambda v: v is None or is_number(v), "a number or null"),
         "bad_epochs": (lambda v: is_int(v) and v >= 0, "a non-negative integer"),
         "monitor": (lambda v: isinstance(v, str), "a string"),
         "task": (lambda v: isinstance(v, str), "a string"),

@@ -431,7 +431,8 @@ class _Loop:
                                                      f" resuming from {path}")
         broadcast_parameters(run.model, world=world)
         _sync_history(run.history, run.stopper)
-        return epochs + 1 if run.stopper.stopped else start  # an early-stopped run stays stopped
+        # An early-stopped run stays stopped, unless a larger patience lifted the stop (EarlyStopping.load_state_dict).
+        return epochs + 1 if run.stopper.stopped else start
 
     def batches(self, epoch: int) -> list:
         """This rank's batches of ``epoch``; every rank must have as many (each step is collective)."""

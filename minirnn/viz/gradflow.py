@@ -186,10 +186,33 @@ def _gated_lines(runs, steps, gate_bias) -> list[str]:
                      "shortcut, gated by z:")
         lines += [_gated_run_line(run, "z", steps) for run in runs if run.cell == "gru"]
     if len(lines):
-        lines.append(f"The gates that keep the old state (LSTM f, GRU z) start here with bias {gate_bias:+g}; "
-                     "with PyTorch's init (bias 0) they start near sigma(0) = 0.5, so their path shrinks the "
-                     "gradient like 0.5^t. Training can push them towards 1.")
+        lines.append(_gate_bias_line(gate_bias))
     return lines
+
+
+PYTORCH_INIT = "PyTorch's default init (every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)), nothing added)"
+
+
+def _gate_bias_line(gate_bias: float) -> str:
+    """What the keep gates (LSTM f, GRU z) start at here, against PyTorch's default init."""
+    if gate_bias == 0:
+        start = ("start here with their biases drawn like the others (nothing added, --gate-bias 0), "
+                 "so near sigma(0) = 0.5, as under " + PYTORCH_INIT)
+    else:
+        start = (f"start here with their drawn bias plus {gate_bias:+g} (--gate-bias), near sigma({gate_bias:g}) "
+                 f"= {1 / (1 + math.exp(-gate_bias)):.2f}; under " + PYTORCH_INIT + " they start near sigma(0) = 0.5")
+    return (f"The gates that keep the old state (LSTM f, GRU z) {start}; at 0.5 their path shrinks the gradient "
+            "like 0.5^t. Training can push them towards 1.")
+
+
+def init_description(scales, gate_bias: float, width: int = 79) -> str:
+    """How the compared layers were initialised, and how PyTorch's default differs, wrapped to ``width``."""
+    ks = ", ".join(f"{k:g}" for k in scales)
+    added = (f"; then {gate_bias:+g} is added to the LSTM forget-gate and GRU update-gate biases (--gate-bias)"
+             if gate_bias else "")
+    return "\n".join(textwrap.fill(text, width) for text in (
+        f"weight scales k = {ks}: every weight and bias ~ U(-k/sqrt(H), k/sqrt(H)){added}.",
+        f"k = 1 with --gate-bias 0 is exactly {PYTORCH_INIT}."))
 
 
 def _comparison_lines(runs) -> list[str]:

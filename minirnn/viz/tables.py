@@ -187,19 +187,25 @@ class _ChartAxis:
             return value
         return math.log10(value) if value > 0 else -math.inf
 
+    def row_of(self, value: float) -> int:
+        """The row whose level is nearest ``value`` (values beyond the axis go to its end rows).
+
+        Labels are the rows' own levels, so a value is drawn beside the label closest to it.
+        """
+        offset = (self.levels[0] - self.level_of(value)) / self.step
+        if not math.isfinite(offset):
+            return len(self.levels) - 1
+        return min(max(math.floor(offset + 0.5), 0), len(self.levels) - 1)
+
     def fmt(self, value: float) -> str:
         return f"{value:.3g}" if self.log else _fmt_level(value)
 
 
 def _mark(axis: _ChartAxis, row: int, value: float, other: float) -> str:
-    """Row ``row``'s mark for one epoch: ``*`` bar of ``value``, ``o`` for ``other`` in this band, ``@`` both."""
-    level = axis.levels[row]
-    mark = "*" if math.isfinite(value) and axis.level_of(value) >= level - 1e-12 else " "
-    if math.isfinite(other):
-        # the row whose band (level - step, level] holds the other value; the bottom row takes all below
-        w = axis.level_of(other)
-        if level - axis.step < w <= level + 1e-12 or (row == len(axis.levels) - 1 and w <= level):
-            mark = "o" if mark == " " else "@"
+    """Row ``row``'s mark for one epoch: ``*`` bar of ``value``, ``o`` on the row nearest ``other``, ``@`` both."""
+    mark = "*" if math.isfinite(value) and axis.row_of(value) <= row else " "
+    if math.isfinite(other) and axis.row_of(other) == row:
+        mark = "o" if mark == " " else "@"
     return mark
 
 

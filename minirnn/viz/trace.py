@@ -8,7 +8,7 @@ pad, encoder, decoder, output decoding), each with its real shapes and values::
     [3] Pad                 ids -> (1, S) padded with <pad>=0, lengths, mask
     [4] Encoder             embeddings (N, S, E) -> outputs (N, S, K), decoder state (L, N, H)
     [5] Decoder             per step: input token, top-k next tokens, attention over the source
-    [6] Output decoding     ids -> words -> text
+    [6] Output decoding     ids -> words (characters with mode="char") -> text
 
 Everything is computed with the model's own ``encode`` and the greedy steps of
 ``models.decoding.greedy_steps`` under ``inference_mode``, so the trace is exactly
@@ -120,7 +120,8 @@ def pipeline_trace(model, src_vocab, tgt_vocab, text: str, max_len: int = 20, to
     lines += decoder_lines
     words = tgt_vocab.decode(out_ids)
     rendered = detokenize(words, mode=mode) if join is None else join.join(words)
-    lines += [f"[6] Output decoding     {len(out_ids)} ids -> {len(words)} words "
+    unit = "characters" if mode == "char" else "words" if join is None else "tokens"
+    lines += [f"[6] Output decoding     {len(out_ids)} ids -> {len(words)} {unit} "
               f"(target vocabulary of {len(tgt_vocab)})",
               f"    {out_ids} -> {_quote(words)}", f'    "{text}" -> "{rendered}"', RULE]  # fmt: skip
     return "\n".join(lines)
