@@ -22,8 +22,13 @@ readable reference, which this is tested equal to), organised for speed:
 
 Everything stays in the input's dtype. Equations: see ``functional.cells``.
 
-Backward consumes its cache (it releases each step's activations as it goes), so
-each forward is followed by at most one backward, as in the layers.
+Each step's activations are copied into one (k, R, H) array as they are made: the
+step's new arrays are then freed at once and their memory reused by the next step,
+where keeping 5 * T small arrays alive would grow the heap by fresh, page-faulting
+memory on every forward (case a: 12 of the forward's 35 ms). The large arrays that
+stay inside this module come from a reused ``workspace``. Backward consumes its
+cache (it gives those arrays back), so each forward is followed by at most one
+backward, as in the layers.
 """
 
 from __future__ import annotations
@@ -46,6 +51,7 @@ from .schedule import (
     unsort_batch,
 )
 from .threads import step_threads
+from .workspace import workspace_for
 
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 3, "lstm": 4}
 SIGMOID_GATES = {"rnn_tanh": (), "rnn_relu": (), "gru": (0, 1), "lstm": (0, 1, 3)}  # r, z; i, f, o
@@ -70,7 +76,7 @@ class FastRecurrentCache(NamedTuple):
     x_packed: object  # (R, D) the layer input, packed
     h_states: object  # (T+1, N, P) state slots (see schedule.py), sorted batch
     c_states: object  # (T+1, N, H) LSTM cell slots, else None
-    activations: list  # per step, in run order: LSTM (i, f, g, o, tanh_c), GRU (r, z, n, hn), RNN ()
+    activations: list  # [(k, R, H) by gate: LSTM i,f,g,o,tanh_c; GRU r,z,n,hn; RNN None], emptied by backward
     m_rows: object  # (R, H) projected LSTM: o * tanh(c) before W_hr, else None
     weights: FastWeights
     input_shape: tuple  # (T, N, D)
@@ -81,6 +87,12 @@ def _gates(block, count):
     """The ``count`` gate blocks of an (n, count*H) array, as views."""
     width = block.shape[1] // count
     return tuple(block[:, k * width : (k + 1) * width] for k in range(count))
+
+
+def _store(blocks, values):
+    """blocks[k] = values[k] for each k (half the time of ``xp.stack(values, out=blocks)``)."""
+    for block, value in zip(blocks, values):
+        block[...] = value
 
 
 def _scaled_transpose(w, scale, xp):
@@ -147,15 +159,18 @@ def recurrent_forward(mode, x, state0, params, lengths=None, reverse=False):
     schedule = build_schedule(lengths, steps, batch, reverse, xp)
     weights = prepare_weights(mode, params, xp)
     x_packed = pack(x, schedule)
-    x_proj = xp.matmul(x_packed, weights.w_ih_t)  # (R, G*H): the input projection of every step
+    workspace = workspace_for(xp)
+    x_proj = workspace.take((schedule.rows, weights.w_hh.shape[0]), x.dtype)  # (R, G*H): the input
+    xp.matmul(x_packed, weights.w_ih_t, out=x_proj)  # projection of every step, then the bias
     if weights.bias is not None:
         x_proj += weights.bias
-    h_states = new_states(state0[0], schedule, xp)
-    c_states = new_states(state0[1], schedule, xp) if mode == "lstm" else None
+    h_states = new_states(state0[0], schedule, workspace)
+    c_states = new_states(state0[1], schedule, workspace) if mode == "lstm" else None
     loop = {"lstm": _lstm_forward, "gru": _gru_forward}.get(mode, _rnn_forward)
     with step_threads(mode, schedule, weights.w_hh_t, xp):
         activations, m_rows = loop(mode, x_proj, h_states, c_states, weights, schedule, xp)
-    cache = FastRecurrentCache(mode, schedule, x_packed, h_states, c_states, activations, m_rows, weights,
+    workspace.give(x_proj)
+    cache = FastRecurrentCache(mode, schedule, x_packed, h_states, c_states, [activations], m_rows, weights,
                                tuple(x.shape), tuple(None if p is None else p.shape for p in params))
     state_n = (final_state(h_states, schedule),)
     if mode == "lstm":
@@ -163,21 +178,29 @@ def recurrent_forward(mode, x, state0, params, lengths=None, reverse=False):
     return step_outputs(h_states, schedule, xp), state_n, cache
 
 
+def _step_gemm_output(weights, schedule, xp):
+    """The (N, G*H) array that every step's ``h_prev W_hh^T`` is written into."""
+    return workspace_for(xp).take((schedule.batch, weights.w_hh_t.shape[1]), weights.w_hh_t.dtype)
+
+
 def _rnn_forward(mode, x_proj, h_states, c_states, weights, schedule, xp):
     step = getattr(ops_for(xp), f"{mode}_forward")  # rnn_tanh_forward or rnn_relu_forward
+    hh_all = _step_gemm_output(weights, schedule, xp)
     for n, rows, slot, prev in schedule.plan():
-        hh = xp.matmul(h_states[prev, :n], weights.w_hh_t)
+        hh = xp.matmul(h_states[prev, :n], weights.w_hh_t, out=hh_all[:n])
         h_states[slot, :n] = step(x_proj[rows], hh)
-    return [()] * len(schedule.order), None
+    workspace_for(xp).give(hh_all)
+    return None, None
 
 
 def _lstm_forward(mode, x_proj, h_states, c_states, weights, schedule, xp):
     ops, w_hr_t = ops_for(xp), weights.w_hr_t
-    hidden = c_states.shape[2]
-    m_rows = None if w_hr_t is None else xp.empty((schedule.rows, hidden), dtype=x_proj.dtype)
-    activations = []
+    hidden, workspace = c_states.shape[2], workspace_for(xp)
+    m_rows = None if w_hr_t is None else workspace.take((schedule.rows, hidden), x_proj.dtype)
+    pre_all = _step_gemm_output(weights, schedule, xp)
+    activations = workspace.take((5, schedule.rows, hidden), x_proj.dtype)
     for n, rows, slot, prev in schedule.plan():
-        pre = xp.matmul(h_states[prev, :n], weights.w_hh_t)  # (n, 4H) h_prev W_hh^T, then ...
+        pre = xp.matmul(h_states[prev, :n], weights.w_hh_t, out=pre_all[:n])  # (n, 4H) h_prev W_hh^T, then
         pre += x_proj[rows]  # ... the pre-activations, one call for all four gates
         i, f, g, o, c, tanh_c, m = ops.lstm_forward(*_gates(pre, 4), c_states[prev, :n])
         c_states[slot, :n] = c
@@ -186,21 +209,24 @@ def _lstm_forward(mode, x_proj, h_states, c_states, weights, schedule, xp):
         else:
             m_rows[rows] = m
             xp.matmul(m, w_hr_t, out=h_states[slot, :n])  # h = m W_hr^T
-        activations.append((i, f, g, o, tanh_c))
+        _store(activations[:, rows], (i, f, g, o, tanh_c))
+    workspace.give(pre_all)
     return activations, m_rows
 
 
 def _gru_forward(mode, x_proj, h_states, c_states, weights, schedule, xp):
     ops, rz = ops_for(xp), 2 * weights.b_hn.shape[0]  # the r and z columns
-    activations = []
+    hh_all = _step_gemm_output(weights, schedule, xp)
+    activations = workspace_for(xp).take((4, schedule.rows, rz // 2), x_proj.dtype)
     for n, rows, slot, prev in schedule.plan():
         h_prev = h_states[prev, :n]
-        hh = xp.matmul(h_prev, weights.w_hh_t)  # (n, 3H) h_prev W_hh^T
+        hh = xp.matmul(h_prev, weights.w_hh_t, out=hh_all[:n])  # (n, 3H) h_prev W_hh^T
         hh[:, :rz] += x_proj[rows, :rz]  # now the r and z pre-activations, in one call (n's differs)
         a_r, a_z, hh_n = _gates(hh, 3)
         r, z, cand, hn, h = ops.gru_forward(a_r, a_z, x_proj[rows, rz:], hh_n, weights.b_hn, h_prev)
         h_states[slot, :n] = h
-        activations.append((r, z, cand, hn))
+        _store(activations[:, rows], (r, z, cand, hn))
+    workspace_for(xp).give(hh_all)
     return activations, None
 
 
@@ -229,7 +255,7 @@ def recurrent_backward(dout, dstate_n, cache: FastRecurrentCache):
     a tuple like params (None for absent biases).
     """
     schedule, mode, weights = cache.schedule, cache.mode, cache.weights
-    if len(cache.activations) != len(schedule.order):
+    if not cache.activations:
         raise RuntimeError("this fast recurrent cache was already consumed by a backward call")
     xp = get_array_module(cache.h_states)
     dtype = cache.h_states.dtype
@@ -240,9 +266,10 @@ def recurrent_backward(dout, dstate_n, cache: FastRecurrentCache):
         xp.zeros((schedule.batch, w), dtype=dtype) if d is None else sort_batch(d, schedule)
         for d, w in zip(dstate_n, widths)
     ]
+    activations = cache.activations.pop()
     loop = {"lstm": _lstm_backward, "gru": _gru_backward}.get(mode, _rnn_backward)
     with step_threads(mode, schedule, weights.w_hh_t, xp):
-        d_in, d_hidden, dw_hr = loop(dout_packed, dstate, cache, xp)
+        d_in, d_hidden, dw_hr = loop(dout_packed, dstate, cache, activations, xp)
     # the BPTT sums over steps, each one GEMM over all packed rows
     dx = unpack(xp.matmul(d_in, weights.w_ih), schedule, xp)
     dw_ih = xp.matmul(d_in.T, cache.x_packed)
@@ -252,33 +279,34 @@ def recurrent_backward(dout, dstate_n, cache: FastRecurrentCache):
     db_hh = (db_ih if d_hidden is d_in else d_hidden.sum(axis=0)) if has_bias else None
     dparams = (dw_ih, dw_hh, db_ih, db_hh) + (() if len(cache.param_shapes) == 4 else (dw_hr,))
     dstate0 = tuple(unsort_batch(d, schedule) for d in dstate)
+    workspace_for(xp).give(d_in, d_hidden, activations, cache.h_states, cache.c_states, cache.m_rows)
     return dx, dstate0, dparams
 
 
-def _steps_backward(cache, dh, dout_packed):
-    """Walk the steps in reverse run order, releasing each step's activations as it goes:
-    yields ``(n, rows, slot, prev_slot, activations, dh_t)``, dh_t = dh + dout[t] on the
-    n active rows."""
+def _steps_backward(cache, dh, dout_packed, activations):
+    """Walk the steps in reverse run order: yields ``(n, rows, slot, prev_slot, gates,
+    dh_t)``, gates the step's rows of each activation (contiguous views of
+    ``activations``, or () for the RNN) and dh_t = dh + dout[t] on the n active rows."""
     for n, rows, slot, prev in reversed(cache.schedule.plan()):
         dh_t = dh[:n] if dout_packed is None else dh[:n] + dout_packed[rows]
-        yield n, rows, slot, prev, cache.activations.pop(), dh_t
+        yield n, rows, slot, prev, () if activations is None else tuple(activations[:, rows]), dh_t
 
 
-def _rnn_backward(dout_packed, dstate, cache, xp):
+def _rnn_backward(dout_packed, dstate, cache, activations, xp):
     step = getattr(ops_for(xp), f"{cache.mode}_backward")  # rnn_tanh_backward or rnn_relu_backward
     (dh,), w_hh = dstate, cache.weights.w_hh
-    d_pre = xp.empty((cache.schedule.rows, w_hh.shape[0]), dtype=dh.dtype)  # dG (R, H)
-    for n, rows, slot, _, _, dh_t in _steps_backward(cache, dh, dout_packed):
+    d_pre = workspace_for(xp).take((cache.schedule.rows, w_hh.shape[0]), dh.dtype)  # dG (R, H)
+    for n, rows, slot, _, _, dh_t in _steps_backward(cache, dh, dout_packed, None):
         d_pre[rows] = step(dh_t, cache.h_states[slot, :n])
         xp.matmul(d_pre[rows], w_hh, out=dh[:n])  # dh_prev = dG_t W_hh
     return d_pre, d_pre, None
 
 
-def _lstm_backward(dout_packed, dstate, cache, xp):
-    ops, (dh, dc), weights = ops_for(xp), dstate, cache.weights
-    d_pre = xp.empty((cache.schedule.rows, weights.w_hh.shape[0]), dtype=dh.dtype)  # dG (R, 4H)
-    dh_rows = None if weights.w_hr is None else xp.empty((cache.schedule.rows, dh.shape[1]), dtype=dh.dtype)
-    for n, rows, _, prev, (i, f, g, o, tanh_c), dh_t in _steps_backward(cache, dh, dout_packed):
+def _lstm_backward(dout_packed, dstate, cache, activations, xp):
+    ops, (dh, dc), weights, workspace = ops_for(xp), dstate, cache.weights, workspace_for(xp)
+    d_pre = workspace.take((cache.schedule.rows, weights.w_hh.shape[0]), dh.dtype)  # dG (R, 4H)
+    dh_rows = None if weights.w_hr is None else workspace.take((cache.schedule.rows, dh.shape[1]), dh.dtype)
+    for n, rows, _, prev, (i, f, g, o, tanh_c), dh_t in _steps_backward(cache, dh, dout_packed, activations):
         if dh_rows is None:
             dm = dh_t
         else:
@@ -289,15 +317,17 @@ def _lstm_backward(dout_packed, dstate, cache, xp):
         xp.concatenate((d_i, d_f, d_g, d_o), axis=1, out=d_pre[rows])
         xp.matmul(d_pre[rows], weights.w_hh, out=dh[:n])  # dh_prev = dG_t W_hh
     dw_hr = None if dh_rows is None else xp.matmul(dh_rows.T, cache.m_rows)
+    workspace.give(dh_rows)
     return d_pre, d_pre, dw_hr
 
 
-def _gru_backward(dout_packed, dstate, cache, xp):
+def _gru_backward(dout_packed, dstate, cache, activations, xp):
     ops, (dh,), w_hh = ops_for(xp), dstate, cache.weights.w_hh
     hidden = dh.shape[1]
-    d_in = xp.empty((cache.schedule.rows, 3 * hidden), dtype=dh.dtype)  # dgi (R, 3H)
-    d_hidden = xp.empty_like(d_in)  # dgh (R, 3H): the same but for its n part
-    for n, rows, _, prev, (r, z, cand, hn), dh_t in _steps_backward(cache, dh, dout_packed):
+    workspace = workspace_for(xp)
+    d_in = workspace.take((cache.schedule.rows, 3 * hidden), dh.dtype)  # dgi (R, 3H)
+    d_hidden = workspace.take(d_in.shape, dh.dtype)  # dgh (R, 3H): the same but for its n part
+    for n, rows, _, prev, (r, z, cand, hn), dh_t in _steps_backward(cache, dh, dout_packed, activations):
         d_r, d_z, d_n, d_hn, dh_z = ops.gru_backward(dh_t, r, z, cand, hn, cache.h_states[prev, :n])
         xp.concatenate((d_r, d_z, d_hn), axis=1, out=d_hidden[rows])
         d_in[rows, 2 * hidden :] = d_n

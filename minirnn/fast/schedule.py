@@ -118,10 +118,11 @@ def unpack(packed, schedule: Schedule, xp):
     return out.reshape(steps, batch, packed.shape[1])
 
 
-def new_states(initial, schedule: Schedule, xp):
-    """A (T+1, N, F) slot array holding ``initial`` (N, F) where each sorted row starts."""
+def new_states(initial, schedule: Schedule, workspace):
+    """A (T+1, N, F) slot array holding ``initial`` (N, F) where each sorted row starts
+    (taken from ``workspace``, see ``workspace.py``)."""
     steps, batch = schedule.steps, schedule.batch
-    states = xp.empty((steps + 1, batch, initial.shape[1]), dtype=initial.dtype)
+    states = workspace.take((steps + 1, batch, initial.shape[1]), initial.dtype)
     if schedule.dense:
         states[steps if schedule.reverse else 0] = initial
     else:
