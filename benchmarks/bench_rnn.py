@@ -21,6 +21,11 @@ How it measures:
 * On a machine shared with other jobs, ``--clock cpu --threads 1`` times each step
   by the process's CPU seconds instead of the wall clock: other jobs then steal
   time without counting it. Quote wall-clock figures from a quiet machine.
+* "GEMM-only ms" replays just the matmuls of one minirnn step (same shapes, layouts,
+  ``out=`` arrays and BLAS threads; ``build_gemm_only``) and nothing else: the floor
+  of this design on this BLAS, what a step would cost if the gate math, the copies
+  and the Python around them were free. Its ratio to torch says how much of the gap
+  is GEMM (OpenBLAS against oneDNN's packed-weight kernels) and how much is the rest.
 * GFLOP/s counts the matmul work of the useful steps only (sum of lengths):
   forward 2 R G H (D + P) per layer and direction (+ 2 R H P for a projection), and
   backward twice that. "% peak" divides by the GFLOP/s of a 2048^3 float32
@@ -48,6 +53,7 @@ memory pool (``total_bytes`` after the step, which the pool holds on to).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -151,6 +157,59 @@ def build(case, library, device="cpu", seed=0):
         model.backward(dout)
 
     return step, sync
+
+
+def build_gemm_only(case):
+    """(step, sync) replaying only the matmuls of one minirnn fwd+bwd step of ``case`` (CPU).
+
+    One real step runs with ``np.matmul`` wrapped to record each call (its operands,
+    its ``out`` and the BLAS threads the fast loop chose for it); the replay makes the
+    same calls, same shapes, layouts and threads, and nothing else. Its time is a floor
+    for this design on this BLAS: what the step would take if the gate math, the
+    copies and the Python around them cost nothing.
+    """
+    from contextlib import contextmanager
+
+    from threadpoolctl import threadpool_limits
+
+    from minirnn.fast import recurrent, threads
+
+    step, sync = build(case, "minirnn")
+    step()  # calibrate the step threads first
+    calls, current = [], {"threads": None}
+    original_matmul, original_threads = np.matmul, recurrent.step_threads
+
+    @contextmanager
+    def recording_threads(mode, schedule, w_hh_t, xp):
+        with original_threads(mode, schedule, w_hh_t, xp):
+            key = (schedule.batch,) + tuple(w_hh_t.shape) + (w_hh_t.dtype.str,)
+            chosen = [(v, k[4]) for k, v in threads.choices().items() if k[:4] == key]
+            current["threads"] = chosen[0][0] if chosen and chosen[0][0] != chosen[0][1] else None
+            yield
+        current["threads"] = None
+
+    def recording_matmul(a, b, out=None):
+        calls.append((current["threads"], a, b, out))
+        return original_matmul(a, b, out=out)
+
+    np.matmul, recurrent.step_threads = recording_matmul, recording_threads
+    try:
+        step()
+    finally:
+        np.matmul, recurrent.step_threads = original_matmul, original_threads
+    runs = []  # consecutive calls on the same thread count, so each run sets the limit once
+    for count, a, b, out in calls:
+        if not runs or runs[-1][0] != count:
+            runs.append((count, []))
+        runs[-1][1].append((a, b, out))
+
+    def replay():
+        for count, run in runs:
+            with threadpool_limits(limits=count, user_api="blas") if count else contextlib.nullcontext():
+                for a, b, out in run:
+                    np.matmul(a, b, out=out)
+
+    return replay, sync
 
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
@@ -297,12 +356,16 @@ def environment(threads, device):
     return env
 
 
+LIBRARIES = {"cpu": ("minirnn", "torch", "gemm only"), "cuda": ("minirnn", "torch")}
+
+
 def measure(names, device, rounds, reps):
     """{(case, library): best round median in seconds}, timed interleaved."""
     steps = {}
     for name in names:
-        for library in ("minirnn", "torch"):
-            step, sync = build(CASES[name], library, device)
+        for library in LIBRARIES[device]:
+            step, sync = (build_gemm_only(CASES[name]) if library == "gemm only" else
+                          build(CASES[name], library, device))
             for _ in range(3):  # warm-up: compile kernels, calibrate threads, fault in pages
                 step()
             sync()
@@ -315,8 +378,9 @@ def measure(names, device, rounds, reps):
 
 
 def print_table(names, best, memory, peak):
+    gemm = (names[0], "gemm only") in best
     header = f"{'case':<15}{'minirnn ms':>11}{'torch ms':>10}{'ratio':>7}{'GFLOP/s':>9}{'% peak':>8}"
-    header += f"{'mem MiB':>9}{'torch MiB':>10}"
+    header += f"{'mem MiB':>9}{'torch MiB':>10}" + (f"{'GEMM-only ms':>13}{'ratio':>7}" if gemm else "")
     print(header)
     print("-" * len(header))
     results = []
@@ -326,9 +390,13 @@ def print_table(names, best, memory, peak):
         row = dict(case=name, minirnn_ms=ours * 1e3, torch_ms=theirs * 1e3, ratio=ours / theirs, gflops=gflops,
                    peak_pct=100 * gflops / peak, minirnn_mem_mib=memory.get((name, "minirnn"), float("nan")),
                    torch_mem_mib=memory.get((name, "torch"), float("nan")))
+        line = (f"{name:<15}{row['minirnn_ms']:>11.1f}{row['torch_ms']:>10.1f}{row['ratio']:>7.2f}{gflops:>9.0f}"
+                f"{row['peak_pct']:>7.0f}%{row['minirnn_mem_mib']:>9.1f}{row['torch_mem_mib']:>10.1f}")
+        if gemm:
+            row.update(gemm_only_ms=best[name, "gemm only"] * 1e3, gemm_only_ratio=best[name, "gemm only"] / theirs)
+            line += f"{row['gemm_only_ms']:>13.1f}{row['gemm_only_ratio']:>7.2f}"
         results.append(row)
-        print(f"{name:<15}{row['minirnn_ms']:>11.1f}{row['torch_ms']:>10.1f}{row['ratio']:>7.2f}{gflops:>9.0f}"
-              f"{row['peak_pct']:>7.0f}%{row['minirnn_mem_mib']:>9.1f}{row['torch_mem_mib']:>10.1f}")
+        print(line)
     return results
 
 

@@ -1,0 +1,48 @@
+"""``benchmarks/bench_rnn.py`` runs, and its GEMM-only replay replays exactly the
+matmuls of a real step (a smoke test: speed is measured in the benchmark, never here)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+bench_rnn = pytest.importorskip("bench_rnn")
+pytest.importorskip("torch")
+
+
+@pytest.mark.parametrize("name", ["c gru", "a lstm packed"])
+def test_gemm_only_replays_the_matmuls_of_one_step(monkeypatch, name):
+    cell, batch, steps, inputs, hidden, layers, bi, packed = bench_rnn.CASES[name]
+    small = (cell, 4, 5, 3, 6, 2, True, packed)  # the case's kind, at a tiny size
+    replay, _ = bench_rnn.build_gemm_only(small)
+    calls = []
+    original = np.matmul
+
+    def counting(a, b, out=None):
+        calls.append((a.shape, b.shape))
+        return original(a, b, out=out)
+
+    step, _ = bench_rnn.build(small, "minirnn")
+    monkeypatch.setattr(np, "matmul", counting)
+    step()
+    real = list(calls)
+    calls.clear()
+    replay()
+    assert calls == real and len(real) > 2 * 5  # per step GEMMs, forward and backward, and the big ones
+
+
+def test_the_benchmark_writes_its_table(tmp_path, capsys):
+    out = tmp_path / "bench.json"
+    bench_rnn.main(["--cases", "c gru", "--rounds", "1", "--reps", "1", "--no-memory", "--json", str(out)])
+    printed = capsys.readouterr().out
+    assert "environment: cpu=" in printed and "GEMM-only ms" in printed
+    row = json.loads(out.read_text())["results"][0]
+    assert row["case"] == "c gru"
+    assert row["minirnn_ms"] > 0 and row["torch_ms"] > 0 and row["gemm_only_ms"] > 0
