@@ -235,3 +235,52 @@ def test_fast_layer_on_backend_equals_numpy_reference(xp, rng, kind, bidirection
     for a, b in zip(got, want):
         assert a.dtype == np.dtype(dtype)
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+# ------------------------------------------------------------------ the in-place form, derived from the same text
+
+
+@pytest.mark.parametrize("dtype", (np.float64, np.float32))
+@pytest.mark.parametrize("name", sorted(STEP_ARGUMENTS))
+def test_into_form_writes_what_the_function_returns(xp, rng, name, dtype):
+    """``fn.into(out, *args)`` (fused and copied on CuPy) puts into strided views of a
+    larger array exactly the values ``fn`` returns: bit for bit on NumPy."""
+    args = [xp.asarray(a) for a in _step_arguments(name, rng, dtype)]
+    table = pointwise.ops_for(xp)
+    want = _as_tuple(getattr(pointwise, name)(*[to_numpy(a) for a in args]))
+    store = xp.full((len(want), N, 3 * H), np.nan, dtype=dtype)  # each out[k] a strided block of it
+    out = tuple(store[k, :, H : 2 * H] for k in range(len(want)))
+    assert getattr(table, name).into(out, *args) is None
+    for got, expected in zip(out, want):
+        assert got.dtype == expected.dtype
+        if xp is np:
+            np.testing.assert_array_equal(got, expected)
+        else:
+            np.testing.assert_allclose(to_numpy(got), expected, rtol=1e-6 if dtype == np.float32 else 1e-12)
+    assert np.isnan(to_numpy(store[:, :, :H])).all() and np.isnan(to_numpy(store[:, :, 2 * H :])).all()
+
+
+def test_into_forms_are_generated_not_written():
+    """Every ``into`` comes from ``into_form`` of its function: no ``def *_into`` in the
+    source, and each generated text holds the function's statements (with ``out=``)."""
+    import ast
+    import inspect
+
+    source = Path(pointwise.__file__).read_text()
+    assert not re.search(r"def \w+_into\b", source)
+    for fn in pointwise.STEP_FUNCTIONS:
+        generated = fn.into.source
+        assert generated.startswith(f"def {fn.__name__}_into(out, ")
+        body = ast.parse(inspect.getsource(fn)).body[0].body
+        for statement in body[1:-1]:  # after the docstring, before the return
+            target = ast.unparse(statement.targets[0])
+            assert f"{target} = " in generated, (fn.__name__, target)
+
+
+def test_into_form_refuses_what_it_cannot_write_in_place():
+    def odd(a):
+        """not an operator at the top"""
+        return a[0]
+
+    with pytest.raises(ValueError, match="cannot write"):
+        pointwise.into_form(odd)

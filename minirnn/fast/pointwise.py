@@ -5,7 +5,9 @@ plain array expressions on (n, H) blocks, one block per gate, that returns new
 arrays. The fast loop (``recurrent.py``) calls the very same functions on both
 backends:
 
-* on NumPy, directly (``ops_for(np)`` is this module);
+* on NumPy, directly (``ops_for(np)`` is this module), or as ``fn.into(out, *args)``,
+  the same statements with each result written into an array the loop gives
+  (derived from this text by ``into_form``, below);
 * on CuPy, through ``cupy.fuse`` (``ops_for(cupy)``), which compiles each function
   into one elementwise kernel per step instead of ten to twenty separate launches.
 
@@ -30,6 +32,9 @@ weight GEMMs need.
 
 from __future__ import annotations
 
+import ast
+import inspect
+import textwrap
 import warnings
 from types import SimpleNamespace
 
@@ -148,6 +153,73 @@ STEP_FUNCTIONS = (
 )
 
 
+# ============================================================================ written in place
+
+# Each step function also has an ``into`` form, ``fn.into(out, *args)``: the same
+# statements, in the same order, with the last operation of each returned value
+# writing straight into ``out[k]`` (``xp.multiply(a, b, out=out[k])`` for ``a * b``).
+# The fast loop passes views of its own arrays as ``out`` (the step's rows of the
+# activations, of the state slots, of dG), so NumPy writes each result once, where it
+# is kept, instead of into a new array that the loop then copies. The form is not
+# written by hand: ``into_form`` derives it from the function's source, so the math
+# still exists once. It computes bit for bit what ``fn`` does (the same ufuncs on
+# the same operands; tested), provided no ``out[k]`` overlaps an argument that is
+# read after ``out[k]`` is written (the loop's outputs never do).
+
+_UFUNC_OF_OPERATOR = {ast.Add: "add", ast.Sub: "subtract", ast.Mult: "multiply", ast.Div: "true_divide",
+                      ast.Gt: "greater"}
+
+
+def _into_call(expr, destination):
+    """``expr``, whose outermost node is an operator or an ``xp`` ufunc call, as that
+    ufunc called with ``out=destination``."""
+    if isinstance(expr, ast.BinOp) and type(expr.op) in _UFUNC_OF_OPERATOR:
+        func, args = _UFUNC_OF_OPERATOR[type(expr.op)], [expr.left, expr.right]
+    elif isinstance(expr, ast.Compare) and len(expr.ops) == 1 and type(expr.ops[0]) in _UFUNC_OF_OPERATOR:
+        func, args = _UFUNC_OF_OPERATOR[type(expr.ops[0])], [expr.left, expr.comparators[0]]
+    elif isinstance(expr, ast.Call) and isinstance(expr.func, ast.Attribute) and not expr.keywords:
+        func, args = expr.func.attr, expr.args
+    else:
+        raise ValueError(f"into_form: cannot write {ast.unparse(expr)!r} in place")
+    return ast.Call(func=ast.Attribute(value=ast.Name("xp", ast.Load()), attr=func, ctx=ast.Load()),
+                    args=args, keywords=[ast.keyword("out", destination)])
+
+
+def into_form(fn):
+    """``fn(*args) -> values`` rewritten as ``fn_into(out, *args)``, which writes value k
+    into ``out[k]`` (see above) and returns None. Its text is ``fn_into.source``."""
+    tree = ast.parse(textwrap.dedent(inspect.getsource(fn)))
+    func = tree.body[0]
+    returned = func.body[-1].value
+    values = returned.elts if isinstance(returned, ast.Tuple) else [returned]
+    slot_of = {v.id: k for k, v in enumerate(values) if isinstance(v, ast.Name)}
+
+    def out_k(k):
+        return ast.Subscript(value=ast.Name("out", ast.Load()), slice=ast.Constant(k), ctx=ast.Load())
+
+    body = [] if "xp" in {n.id for n in ast.walk(func) if isinstance(n, ast.Name)} else [
+        ast.parse("xp = get_array_module(out[0])").body[0]]
+    for statement in func.body[:-1]:
+        if isinstance(statement, ast.Expr) and isinstance(statement.value, ast.Constant):
+            continue  # the docstring
+        target = statement.targets[0].id if isinstance(statement, ast.Assign) else None
+        if target in slot_of:
+            statement = ast.Assign(targets=statement.targets, value=_into_call(statement.value, out_k(slot_of[target])))
+        body.append(statement)
+    body += [ast.Expr(_into_call(v, out_k(k))) for k, v in enumerate(values) if not isinstance(v, ast.Name)]
+    func.body, func.name, func.decorator_list = body, f"{fn.__name__}_into", []
+    func.args.args.insert(0, ast.arg("out"))
+    namespace = {}
+    exec(compile(ast.fix_missing_locations(tree), inspect.getsourcefile(fn), "exec"), fn.__globals__, namespace)
+    into = namespace[func.name]
+    into.source = ast.unparse(tree)  # to read what was generated: print(lstm_forward.into.source)
+    return into
+
+
+for _fn in STEP_FUNCTIONS:
+    _fn.into = into_form(_fn)
+
+
 class FusedStep:
     """``cupy.fuse(fn)`` for one step function, created at its first call.
 
@@ -173,6 +245,12 @@ class FusedStep:
                 warnings.warn(f"cupy.fuse failed for {self.fn.__name__} ({err!r}); running it unfused",
                               RuntimeWarning, stacklevel=2)
         return self.fn(*arrays)
+
+    def into(self, out, *arrays):
+        """Like ``fn.into``: the fused kernel's results, copied into ``out``."""
+        values = self(*arrays)
+        for destination, value in zip(out, values if isinstance(values, tuple) else (values,)):
+            destination[...] = value
 
 
 PLAIN = SimpleNamespace(**{fn.__name__: fn for fn in STEP_FUNCTIONS})

@@ -14,7 +14,9 @@ readable reference, which this is tested equal to), organised for speed:
 * the input projection of all steps is one GEMM before the loop:
   ``x_proj = X W_ih^T + b`` with X the (R, D) packed input, R = sum(lengths);
 * each step does one ``h_prev W_hh^T`` GEMM, then the cell's gate math as one call
-  of a ``pointwise`` function (one fused kernel on CuPy);
+  of a ``pointwise`` function (one fused kernel on CuPy), in its ``into`` form: each
+  value is written straight into the array that keeps it (the step's rows of the
+  activations, the state slots, dG), not into a new array that is then copied;
 * backward writes the gradients of the pre-activations dG (R, G*H) row block by row
   block, one ``dG_t W_hh`` GEMM per step, and after the loop one GEMM each for
   ``dX = dG W_ih``, ``dW_ih = dG^T X``, ``dW_hh = dG^T H_prev`` (and the biases as
@@ -22,11 +24,10 @@ readable reference, which this is tested equal to), organised for speed:
 
 Everything stays in the input's dtype. Equations: see ``functional.cells``.
 
-Each step's activations are copied into one (k, R, H) array as they are made: the
-step's new arrays are then freed at once and their memory reused by the next step,
-where keeping 5 * T small arrays alive would grow the heap by fresh, page-faulting
-memory on every forward (case a: 12 of the forward's 35 ms). The large arrays that
-stay inside this module come from a reused ``workspace``. Backward consumes its
+Each step's activations go into one (k, R, H) array, gate by gate, rather than into
+5 * T small arrays kept alive until backward: those grew the heap by fresh,
+page-faulting memory on every forward (case a: 12 of the forward's 35 ms). The
+large arrays that stay inside this module come from a reused ``workspace``. Backward consumes its
 cache (it gives those arrays back), so each forward is followed by at most one
 backward, as in the layers.
 """
@@ -87,12 +88,6 @@ def _gates(block, count):
     """The ``count`` gate blocks of an (n, count*H) array, as views."""
     width = block.shape[1] // count
     return tuple(block[:, k * width : (k + 1) * width] for k in range(count))
-
-
-def _store(blocks, values):
-    """blocks[k] = values[k] for each k (half the time of ``xp.stack(values, out=blocks)``)."""
-    for block, value in zip(blocks, values):
-        block[...] = value
 
 
 def _scaled_transpose(w, scale, xp):
@@ -188,7 +183,7 @@ def _rnn_forward(mode, x_proj, h_states, c_states, weights, schedule, xp):
     hh_all = _step_gemm_output(weights, schedule, xp)
     for n, rows, slot, prev in schedule.plan():
         hh = xp.matmul(h_states[prev, :n], weights.w_hh_t, out=hh_all[:n])
-        h_states[slot, :n] = step(x_proj[rows], hh)
+        step.into((h_states[slot, :n],), x_proj[rows], hh)
     workspace_for(xp).give(hh_all)
     return None, None
 
@@ -202,14 +197,11 @@ def _lstm_forward(mode, x_proj, h_states, c_states, weights, schedule, xp):
     for n, rows, slot, prev in schedule.plan():
         pre = xp.matmul(h_states[prev, :n], weights.w_hh_t, out=pre_all[:n])  # (n, 4H) h_prev W_hh^T, then
         pre += x_proj[rows]  # ... the pre-activations, one call for all four gates
-        i, f, g, o, c, tanh_c, m = ops.lstm_forward(*_gates(pre, 4), c_states[prev, :n])
-        c_states[slot, :n] = c
-        if w_hr_t is None:
-            h_states[slot, :n] = m
-        else:
-            m_rows[rows] = m
+        i, f, g, o, tanh_c = activations[:, rows]  # where this step's values are kept
+        m = h_states[slot, :n] if w_hr_t is None else m_rows[rows]
+        ops.lstm_forward.into((i, f, g, o, c_states[slot, :n], tanh_c, m), *_gates(pre, 4), c_states[prev, :n])
+        if w_hr_t is not None:
             xp.matmul(m, w_hr_t, out=h_states[slot, :n])  # h = m W_hr^T
-        _store(activations[:, rows], (i, f, g, o, tanh_c))
     workspace.give(pre_all)
     return activations, m_rows
 
@@ -223,9 +215,9 @@ def _gru_forward(mode, x_proj, h_states, c_states, weights, schedule, xp):
         hh = xp.matmul(h_prev, weights.w_hh_t, out=hh_all[:n])  # (n, 3H) h_prev W_hh^T
         hh[:, :rz] += x_proj[rows, :rz]  # now the r and z pre-activations, in one call (n's differs)
         a_r, a_z, hh_n = _gates(hh, 3)
-        r, z, cand, hn, h = ops.gru_forward(a_r, a_z, x_proj[rows, rz:], hh_n, weights.b_hn, h_prev)
-        h_states[slot, :n] = h
-        _store(activations[:, rows], (r, z, cand, hn))
+        r, z, cand, hn = activations[:, rows]  # where this step's values are kept
+        ops.gru_forward.into((r, z, cand, hn, h_states[slot, :n]), a_r, a_z, x_proj[rows, rz:], hh_n, weights.b_hn,
+                             h_prev)
     workspace_for(xp).give(hh_all)
     return activations, None
 
@@ -297,7 +289,7 @@ def _rnn_backward(dout_packed, dstate, cache, activations, xp):
     (dh,), w_hh = dstate, cache.weights.w_hh
     d_pre = workspace_for(xp).take((cache.schedule.rows, w_hh.shape[0]), dh.dtype)  # dG (R, H)
     for n, rows, slot, _, _, dh_t in _steps_backward(cache, dh, dout_packed, None):
-        d_pre[rows] = step(dh_t, cache.h_states[slot, :n])
+        step.into((d_pre[rows],), dh_t, cache.h_states[slot, :n])
         xp.matmul(d_pre[rows], w_hh, out=dh[:n])  # dh_prev = dG_t W_hh
     return d_pre, d_pre, None
 
@@ -312,9 +304,8 @@ def _lstm_backward(dout_packed, dstate, cache, activations, xp):
         else:
             dh_rows[rows] = dh_t  # kept for dW_hr = dH^T M
             dm = xp.matmul(dh_t, weights.w_hr)
-        d_i, d_f, d_g, d_o, dc_prev = ops.lstm_backward(dm, dc[:n], i, f, g, o, cache.c_states[prev, :n], tanh_c)
-        dc[:n] = dc_prev
-        xp.concatenate((d_i, d_f, d_g, d_o), axis=1, out=d_pre[rows])
+        d_gates = _gates(d_pre[rows], 4)  # dc_prev replaces dc, which it is computed from
+        ops.lstm_backward.into(d_gates + (dc[:n],), dm, dc[:n], i, f, g, o, cache.c_states[prev, :n], tanh_c)
         xp.matmul(d_pre[rows], weights.w_hh, out=dh[:n])  # dh_prev = dG_t W_hh
     dw_hr = None if dh_rows is None else xp.matmul(dh_rows.T, cache.m_rows)
     workspace.give(dh_rows)
@@ -327,11 +318,13 @@ def _gru_backward(dout_packed, dstate, cache, activations, xp):
     workspace = workspace_for(xp)
     d_in = workspace.take((cache.schedule.rows, 3 * hidden), dh.dtype)  # dgi (R, 3H)
     d_hidden = workspace.take(d_in.shape, dh.dtype)  # dgh (R, 3H): the same but for its n part
+    dh_z = workspace.take(dh.shape, dh.dtype)
     for n, rows, _, prev, (r, z, cand, hn), dh_t in _steps_backward(cache, dh, dout_packed, activations):
-        d_r, d_z, d_n, d_hn, dh_z = ops.gru_backward(dh_t, r, z, cand, hn, cache.h_states[prev, :n])
-        xp.concatenate((d_r, d_z, d_hn), axis=1, out=d_hidden[rows])
-        d_in[rows, 2 * hidden :] = d_n
+        d_r, d_z, d_hn = _gates(d_hidden[rows], 3)
+        ops.gru_backward.into((d_r, d_z, d_in[rows, 2 * hidden :], d_hn, dh_z[:n]),
+                              dh_t, r, z, cand, hn, cache.h_states[prev, :n])
         xp.matmul(d_hidden[rows], w_hh, out=dh[:n])  # dh_prev = dh * z + dgh_t W_hh
-        dh[:n] += dh_z
+        dh[:n] += dh_z[:n]
     d_in[:, : 2 * hidden] = d_hidden[:, : 2 * hidden]  # dgi and dgh share their r and z parts
+    workspace.give(dh_z)
     return d_in, d_hidden, None
