@@ -47,3 +47,14 @@ def test_the_benchmark_writes_its_table(tmp_path, capsys):
     row = json.loads(out.read_text())["results"][0]
     assert row["case"] == "c gru"
     assert row["minirnn_ms"] > 0 and row["torch_ms"] > 0 and row["gemm_only_ms"] > 0
+
+
+def test_bench_alone_runs_minirnn_without_torch(tmp_path):
+    """``bench_alone.py`` runs each library in its own process; minirnn's never imports torch."""
+    import bench_alone
+
+    run = bench_alone.run_alone("minirnn", "c gru", threads=1, seconds=0.05)
+    assert run["torch_imported"] is False
+    assert run["steps"] >= 5 and run["median_ms"] > 0 and run["faults_per_step"] >= 0
+    theirs = bench_alone.run_alone("torch", "c gru", threads=1, seconds=0.05)
+    assert theirs["torch_imported"] is True and theirs["median_ms"] > 0
