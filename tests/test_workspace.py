@@ -121,3 +121,14 @@ def test_returned_arrays_never_come_from_the_workspace():
         fast.recurrent_backward(dout * 3, (None, None), c)
     for got, want in zip(_flat((out, state_n, dx, dstate0, dparams)), kept):
         np.testing.assert_array_equal(got, want)
+
+
+def test_empty_cache_releases_what_the_loop_kept():
+    model = mr.LSTM(3, 8, dtype="float64")
+    model(np.ones((4, 2, 3)))
+    model.backward(np.ones((4, 2, 8)))
+    assert ws.workspace_for(np).held_bytes() > 0
+    released = mr.fast.empty_cache()
+    assert released > 0 and ws.workspace_for(np).held_bytes() == 0
+    out, _ = model(np.ones((4, 2, 3)))  # and the loop still runs
+    assert np.isfinite(out).all()

@@ -10,10 +10,13 @@
   ``cupy.fuse`` (one kernel per step). There is no CUDA C source.
 * ``schedule``: which rows of a packed batch are active at each step.
 * ``threads``: BLAS threads of the per-step GEMMs, chosen per shape by measurement.
+* ``workspace``: the large scratch arrays of the loop, kept between calls so that a
+  training step does not fault in fresh pages; ``empty_cache()`` releases them.
 
 The layers in ``minirnn.nn.rnn`` pick this path with ``impl="fast"`` (the default).
 """
 
 from . import recurrent
+from .workspace import empty_cache
 
-__all__ = ["recurrent"]
+__all__ = ["recurrent", "empty_cache"]

@@ -20,7 +20,8 @@ the idea of PyTorch's caching allocator and of cuDNN's workspace, on a small sca
 * ``give(*arrays)`` returns arrays that the caller will never read again (given a
   view, it frees the buffer it came from);
 * at most ``LIMIT_BYTES`` of free buffers are kept; beyond that the largest go back
-  to the allocator. ``clear()`` drops them all, ``held_bytes()`` says how much is kept.
+  to the allocator. ``clear()`` drops them all, ``held_bytes()`` says how much is kept;
+  ``empty_cache()`` does it for this thread's workspace (after training, say).
 
 Only arrays that stay inside ``fast/`` are taken from here: what a call returns (the
 outputs, the states, the gradients) is always a fresh array that the caller owns.
@@ -101,3 +102,12 @@ def workspace_for(xp):
     if not hasattr(_local, "workspace"):
         _local.workspace = Workspace()
     return _local.workspace
+
+
+def empty_cache() -> int:
+    """Give this thread's kept scratch buffers back to the allocator (like
+    ``torch.cuda.empty_cache``); returns the bytes released. The next call of the fast
+    loop allocates afresh."""
+    held = workspace_for(np).held_bytes()
+    workspace_for(np).clear()
+    return held
