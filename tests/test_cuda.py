@@ -127,6 +127,21 @@ def test_fast_loop_through_the_fused_table_equals_reference(monkeypatch, rng, ki
     assert fused_functions and set(fused_functions) <= set(pointwise.STEP_FUNCTIONS)
 
 
+@pytest.mark.parametrize("kind", ("lstm", "lstm_proj", "gru", "rnn_tanh"))
+def test_fast_loop_with_the_device_workspace_equals_reference(monkeypatch, rng, kind):
+    """On CuPy the loop's scratch comes from ``_DeviceWorkspace`` (fresh arrays, CuPy's pool
+    reuses them) and its step functions from the fused table; routed through both on
+    NumPy, the loop still equals the reference."""
+    from minirnn.fast import workspace
+
+    _recording_table(monkeypatch)
+    device = workspace._DeviceWorkspace(np)
+    monkeypatch.setattr(fast_recurrent, "workspace_for", lambda xp: device)
+    got, want = _layer_pair_results(rng, kind)
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-11, atol=1e-11)
+
+
 def test_fusion_failure_falls_back_to_the_same_function(monkeypatch, rng):
     table, fused_functions = _recording_table(monkeypatch, fails=True)
     args = _step_arguments("lstm_forward", rng)
