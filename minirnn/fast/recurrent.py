@@ -14,9 +14,10 @@ readable reference, which this is tested equal to), organised for speed:
 * the input projection of all steps is one GEMM before the loop:
   ``x_proj = X W_ih^T + b`` with X the (R, D) packed input, R = sum(lengths);
 * each step does one ``h_prev W_hh^T`` GEMM, then the cell's gate math as one call
-  of a ``pointwise`` function (one fused kernel on CuPy), in its ``into`` form: each
-  value is written straight into the array that keeps it (the step's rows of the
-  activations, the state slots, dG), not into a new array that is then copied;
+  of a ``pointwise`` function, in its ``into`` form: on NumPy each value is written
+  straight into the array that keeps it (the step's rows of the activations, the
+  state slots, dG), not into a new array that is then copied; on CuPy one fused
+  kernel computes them and each is copied there;
 * backward writes the gradients of the pre-activations dG (R, G*H) row block by row
   block, one ``dG_t W_hh`` GEMM per step, and after the loop one GEMM each for
   ``dX = dG W_ih``, ``dW_ih = dG^T X``, ``dW_hh = dG^T H_prev`` (and the biases as
