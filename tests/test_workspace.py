@@ -209,3 +209,23 @@ def test_empty_cache_releases_what_every_thread_kept():
     released = mr.fast.empty_cache()
     assert released > ws.workspace_for(np).held_bytes() == 0
     assert mr.fast.empty_cache() == 0  # the worker's buffers went too
+
+
+def test_a_forward_under_no_grad_gives_its_buffers_back():
+    """Evaluation between training steps neither leaks the loop's scratch nor needs a backward."""
+    mr.manual_seed(0)
+    model = mr.GRU(3, 6, num_layers=2, dtype="float64")
+    x = np.random.default_rng(0).standard_normal((7, 2, 3))
+    space = ws.workspace_for(np)
+    space.clear()
+    with mr.no_grad():
+        first, _ = model(x)
+    held = space.held_bytes()
+    assert held > 0 and not space._lent  # everything it took came back
+    with mr.no_grad():
+        again, _ = model(x)
+    assert space.held_bytes() == held  # ... and was reused, not grown
+    np.testing.assert_array_equal(first, again)
+    out, _ = model(x)  # a training forward after it still computes the same
+    np.testing.assert_array_equal(out, first)
+    model.backward(np.ones_like(out))

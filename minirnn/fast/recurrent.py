@@ -277,6 +277,14 @@ def recurrent_backward(dout, dstate_n, cache: FastRecurrentCache):
     return dx, dstate0, dparams
 
 
+def release(cache: FastRecurrentCache) -> None:
+    """Give a forward's arrays back to the workspace when no backward will come (a
+    forward under ``no_grad`` keeps no cache), so the next call reuses them."""
+    if cache.activations:
+        workspace_for(get_array_module(cache.h_states)).give(cache.activations.pop(), cache.h_states,
+                                                            cache.c_states, cache.m_rows)
+
+
 def _steps_backward(cache, dh, dout_packed, activations):
     """Walk the steps in reverse run order: yields ``(n, rows, slot, prev_slot, gates,
     dh_t)``, gates the step's rows of each activation (contiguous views of

@@ -39,7 +39,7 @@ from ..checks import (
 from ..fast import recurrent as fast_recurrent
 from ..functional import linear as F_linear
 from ..functional import recurrent as F_recurrent
-from .module import Module, Parameter
+from .module import Module, Parameter, is_grad_enabled
 
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 3, "lstm": 4}
 # impl name -> (forward, backward) of one direction; the layer binds one pair
@@ -196,8 +196,13 @@ class RNNBase(Module):
                 lengths = None  # every sequence is full: the plain path is the same
         h0, c0 = self._initial_state(hx, batch, unbatched, x)
         out, h_n, c_n, layer_caches, dropout_caches = self._forward_layers(x, h0, c0, lengths)
-        self._save(_RNNCache(layer_caches, dropout_caches, self.batch_first, unbatched, out.shape,
-                             self._direction_backward))
+        if is_grad_enabled():
+            self._save(_RNNCache(layer_caches, dropout_caches, self.batch_first, unbatched, out.shape,
+                                 self._direction_backward))
+        else:  # no backward will come: the fast loop's scratch goes back to its workspace now
+            for cache in (c for caches in layer_caches for c in caches):
+                if isinstance(cache, fast_recurrent.FastRecurrentCache):
+                    fast_recurrent.release(cache)
         out = _from_time_major(out, unbatched, self.batch_first)
         h_n, c_n = _from_time_major(h_n, unbatched, False), _from_time_major(c_n, unbatched, False)
         return (out, (h_n, c_n)) if self._is_lstm else (out, h_n)
