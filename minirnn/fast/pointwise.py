@@ -229,11 +229,15 @@ def into_form(fn):
     return into
 
 
+def _copy_into(out, values):
+    """out[k][...] = values[k] for each value (a single value or a tuple)."""
+    for destination, value in zip(out, values if isinstance(values, tuple) else (values,)):
+        destination[...] = value
+
+
 def _copying_into(fn):
     def into(out, *args):
-        values = fn(*args)
-        for destination, value in zip(out, values if isinstance(values, tuple) else (values,)):
-            destination[...] = value
+        _copy_into(out, fn(*args))
 
     into.source = None
     return into
@@ -272,9 +276,7 @@ class FusedStep:
     def into(self, out, *arrays):
         """Like ``fn.into``: the fused kernel's results, copied into ``out`` (one copy
         launch per value; to be measured on a GPU against writing them in the kernel)."""
-        values = self(*arrays)
-        for destination, value in zip(out, values if isinstance(values, tuple) else (values,)):
-            destination[...] = value
+        _copy_into(out, self(*arrays))
 
 
 PLAIN = SimpleNamespace(**{fn.__name__: fn for fn in STEP_FUNCTIONS})
