@@ -37,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from bench_rnn import CASES, make_lengths  # noqa: E402  (does not import torch)
+from bench_rnn import CASES, make_lengths, torch_outputs  # noqa: E402  (does not import torch)
 
 
 def _inputs(case):
@@ -85,12 +85,7 @@ def torch_step(case, threads):
     lt = None if lengths is None else torch.tensor(lengths)
 
     def step():
-        if lt is None:
-            out, _ = model(xt)
-        else:
-            packed = torch.nn.utils.rnn.pack_padded_sequence(xt, lt, enforce_sorted=False)
-            out, _ = torch.nn.utils.rnn.pad_packed_sequence(model(packed)[0], total_length=steps)
-        out.backward(dt)
+        torch_outputs(model, xt, lt, steps).backward(dt)
         optimizer.step()
         optimizer.zero_grad()
 

@@ -105,6 +105,16 @@ def flops(case):
     return 3 * total  # backward is two matmuls per forward matmul
 
 
+def torch_outputs(model, xt, lengths, steps):
+    """torch's layer on xt (T, N, D), through pack_padded_sequence when ``lengths`` is given."""
+    import torch
+
+    if lengths is None:
+        return model(xt)[0]
+    packed = torch.nn.utils.rnn.pack_padded_sequence(xt, lengths, enforce_sorted=False)
+    return torch.nn.utils.rnn.pad_packed_sequence(model(packed)[0], total_length=steps)[0]
+
+
 def build(case, library, device="cpu", seed=0):
     """(step function, sync function) for one case in 'minirnn' or 'torch'."""
     import torch
@@ -127,13 +137,7 @@ def build(case, library, device="cpu", seed=0):
         lt = None if lengths is None else torch.tensor(lengths)
 
         def step():
-            if lt is None:
-                out, _ = model(xt)
-            else:
-                seq = torch.nn.utils.rnn.pack_padded_sequence(xt, lt, enforce_sorted=False)
-                out, _ = model(seq)
-                out, _ = torch.nn.utils.rnn.pad_packed_sequence(out, total_length=steps)
-            out.backward(dt)
+            torch_outputs(model, xt, lt, steps).backward(dt)
 
         sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
         return step, sync
