@@ -169,3 +169,34 @@ def test_luong_attention_backward(rng, kind):
         assert_grad(dweight, loss_fn, weight, "weight")
     else:
         assert dweight is None
+
+
+def test_context_keys_backward_is_the_sum_of_the_step_dkeys(rng):
+    """One batched matmul equals the T per-step outer products added up."""
+    n, s, hk, steps = 3, 5, 4, 6
+    keys = rng.standard_normal((n, s, hk))
+    weights = [FA.masked_softmax(rng.standard_normal((n, s)), None) for _ in range(steps)]
+    dcontexts = [rng.standard_normal((n, hk)) for _ in range(steps)]
+    want = sum(FA.weighted_sum_backward(dc, w, keys)[1] for w, dc in zip(weights, dcontexts))
+    np.testing.assert_allclose(FA.context_keys_backward(weights, dcontexts), want, rtol=1e-13, atol=1e-13)
+
+
+@pytest.mark.parametrize("kind", ["bahdanau", "luong"])
+def test_keys_grad_false_skips_only_dkeys(rng, kind):
+    n, s, h = 3, 4, 5
+    query, keys = rng.standard_normal((n, h)), rng.standard_normal((n, s, h))
+    mask = np.ones((n, s), dtype=bool)
+    if kind == "bahdanau":
+        wa, va = rng.standard_normal((6, h)), rng.standard_normal((1, 6))
+        projected = keys @ rng.standard_normal((6, h)).T
+        _, cache = FA.bahdanau_attend_forward(query, keys, projected, mask, wa, rng.standard_normal(6), va,
+                                              rng.standard_normal(1))
+        backward = FA.bahdanau_attend_backward
+    else:
+        _, cache = FA.luong_attend_forward(query, keys, keys, mask)
+        backward = FA.luong_attend_backward
+    dcontext = rng.standard_normal((n, h))
+    full, skipped = backward(dcontext, None, cache), backward(dcontext, None, cache, keys_grad=False)
+    assert full[1] is not None and skipped[1] is None
+    for a, b in zip(full[:1] + full[2:], skipped[:1] + skipped[2:]):
+        np.testing.assert_array_equal(a, b)

@@ -152,7 +152,12 @@ def test_two_phase_equals_one_call_per_step(rng, kind):
 
     memory = two_phase.prepare(keys, mask)
     outs = [two_phase.attend(queries[t], memory) for t in range(steps)]
-    dqueries = [two_phase.backward_attend(dcontexts[t], dweights[t]) for t in reversed(range(steps))][::-1]
+    scratch = np.empty_like(dcontexts[0])  # one buffer reused for every step's dcontext, as a caller may
+    dqueries = []
+    for t in reversed(range(steps)):
+        scratch[...] = dcontexts[t]
+        dqueries.insert(0, two_phase.backward_attend(scratch, dweights[t]))
+    scratch[...] = np.nan  # the key gradient is summed later: it must not read the caller's buffer then
     dkeys = two_phase.backward_prepare(memory)
 
     ref_dkeys = np.zeros_like(keys)

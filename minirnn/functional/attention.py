@@ -87,20 +87,37 @@ def weighted_sum(weights, keys):
     return (weights[:, None, :] @ keys)[:, 0, :]
 
 
-def weighted_sum_backward(dcontext, weights, keys):
+def weighted_sum_backward(dcontext, weights, keys, keys_grad=True):
     """Backward of the weighted sum, in order:
 
     dweights[n, s] = dcontext[n] . keys[n, s]          (N, S)
     dkeys[n, s]    = weights[n, s] * dcontext[n]        (N, S, Hk)
+
+    ``keys_grad=False`` skips dkeys (returns None for it): a caller that sums it over
+    many steps does so at once with ``context_keys_backward``.
     """
     dweights = (keys @ dcontext[:, :, None])[:, :, 0]
-    dkeys = weights[:, :, None] * dcontext[:, None, :]
+    dkeys = weights[:, :, None] * dcontext[:, None, :] if keys_grad else None
     return dweights, dkeys
 
 
-def _score_gradient(dcontext, dweights, weights, keys):
+def context_keys_backward(weights, dcontexts):
+    """The context path's dkeys summed over T steps, as one batched matmul:
+
+    dkeys[n, s] = sum_t weights_t[n, s] * dcontext_t[n]      (N, S, Hk)
+                = (W^T DC)[n]    with W[n] (T, S) the stacked weights, DC[n] (T, Hk)
+
+    ``weights``: T arrays (N, S); ``dcontexts``: T arrays (N, Hk). It equals the sum of
+    the T ``dkeys`` of ``weighted_sum_backward`` without making any of them: a decoder
+    of T steps writes one (N, S, Hk) array instead of adding T of them.
+    """
+    xp = get_array_module(weights[0])
+    return xp.stack(weights, axis=2) @ xp.stack(dcontexts, axis=1)  # (N, S, T) @ (N, T, Hk)
+
+
+def _score_gradient(dcontext, dweights, weights, keys, keys_grad=True):
     """Shared step backward: from (dcontext, dweights) to (dscores, dkeys through the context)."""
-    dweights_context, dkeys = weighted_sum_backward(dcontext, weights, keys)
+    dweights_context, dkeys = weighted_sum_backward(dcontext, weights, keys, keys_grad)
     if dweights is not None:  # the caller used the weights themselves (a plot, a coverage loss)
         dweights_context = dweights_context + dweights
     dscores = softmax_backward(dweights_context, weights)  # masked positions have w = 0, so dscore = 0
@@ -189,7 +206,7 @@ def bahdanau_attend_forward(query, keys, projected_keys, mask, wa_weight, wa_bia
     return (context, weights), cache
 
 
-def bahdanau_attend_backward(dcontext, dweights, cache: BahdanauAttendCache):
+def bahdanau_attend_backward(dcontext, dweights, cache: BahdanauAttendCache, keys_grad=True):
     """Backward of one additive-attention step, in order:
 
     dweights  += dcontext . keys                      (the context path; dweights may be None)
@@ -207,9 +224,10 @@ def bahdanau_attend_backward(dcontext, dweights, cache: BahdanauAttendCache):
     Returns ``(dquery, dkeys, dprojected, dwa_weight, dwa_bias, dva_weight, dva_bias)``;
     the bias gradients are None when there are no biases. ``dkeys`` holds the context
     path only; the score path reaches the keys through dP in the prepare backward.
+    ``keys_grad=False`` returns None for dkeys (see ``context_keys_backward``).
     """
     query, keys, tanh_out, weights, wa_weight, va_weight, has_bias = cache
-    dscores, dkeys = _score_gradient(dcontext, dweights, weights, keys)
+    dscores, dkeys = _score_gradient(dcontext, dweights, weights, keys, keys_grad)
     attn_size = tanh_out.shape[-1]
     dva_weight = dscores.reshape(1, -1) @ tanh_out.reshape(-1, attn_size)  # (1, A)
     dva_bias = dscores.sum().reshape(1) if has_bias else None
@@ -325,7 +343,7 @@ def luong_attend_forward(query, keys, projected_keys, mask):
     return (context, weights), LuongAttendCache(query, keys, projected_keys, weights)
 
 
-def luong_attend_backward(dcontext, dweights, cache: LuongAttendCache):
+def luong_attend_backward(dcontext, dweights, cache: LuongAttendCache, keys_grad=True):
     """Backward of one multiplicative-attention step, in order:
 
     dweights += dcontext . keys                       (the context path; dweights may be None)
@@ -334,10 +352,11 @@ def luong_attend_backward(dcontext, dweights, cache: LuongAttendCache):
     dquery    = sum_s dscore[n, s] P[n, s]            (N, Hq)
     dP        = dscore[n, s] * q_n                    (N, S, Hq)
 
-    Returns ``(dquery, dkeys, dprojected)``.
+    Returns ``(dquery, dkeys, dprojected)``; ``keys_grad=False`` returns None for dkeys
+    (see ``context_keys_backward``).
     """
     query, keys, projected_keys, weights = cache
-    dscores, dkeys = _score_gradient(dcontext, dweights, weights, keys)
+    dscores, dkeys = _score_gradient(dcontext, dweights, weights, keys, keys_grad)
     dquery = (dscores[:, None, :] @ projected_keys)[:, 0, :]
     dprojected = dscores[:, :, None] * query[:, None, :]
     return dquery, dkeys, dprojected

@@ -46,6 +46,7 @@ from ..functional.attention import (
     bahdanau_attend_forward,
     bahdanau_prepare_backward,
     bahdanau_prepare_forward,
+    context_keys_backward,
     luong_attend_backward,
     luong_attend_forward,
     luong_prepare_backward,
@@ -63,14 +64,16 @@ class AttentionMemory:
     ``dprojected_keys`` through the scores) until ``backward_prepare`` consumes them.
     """
 
-    __slots__ = ("keys", "mask", "projected_keys", "prepare_cache", "dkeys", "dprojected_keys", "pending_steps")
+    __slots__ = ("keys", "mask", "projected_keys", "prepare_cache", "dkeys", "dprojected_keys", "context_steps",
+                 "pending_steps")
 
     def __init__(self, keys, mask, projected_keys, prepare_cache):
         self.keys = keys  # (N, S, Hk)
         self.mask = mask  # (N, S) bool or None
         self.projected_keys = projected_keys  # (N, S, A)
         self.prepare_cache = prepare_cache  # None under no_grad, or once backpropagated
-        self.dkeys = None  # (N, S, Hk) sum over steps of the context path
+        self.dkeys = None  # (N, S, Hk) sum over steps of the context path ...
+        self.context_steps = []  # ... made at once from each step's (weights, dcontext)
         self.dprojected_keys = None  # (N, S, A) sum over steps of the score path
         self.pending_steps = 0  # attend calls whose backward has not run yet
 
@@ -200,8 +203,11 @@ class _AttentionBase(Module):
                 f"{name}: this memory has no gradient state (prepared under no_grad(), made by "
                 "take(), or already backpropagated)"
             )
+        if memory.context_steps:  # the context path of every step, in one batched matmul
+            memory.dkeys = _add(memory.dkeys, context_keys_backward(*zip(*memory.context_steps)))
         dkeys = self._project_backward(memory)
         memory.prepare_cache = memory.dkeys = memory.dprojected_keys = None
+        memory.context_steps = []
         return dkeys
 
     # ------------------------------------------------------------------ one-call API
@@ -225,8 +231,8 @@ class _AttentionBase(Module):
             check_float(dweights, self.compute_dtype, name, "dweights")
             check_shape(dweights, (batch, source), name, "dweights (N, S)")
         self._restore()
-        dquery, dkeys, dprojected = self._attend_backward(dcontext, dweights, cache)
-        memory.dkeys = _add(memory.dkeys, dkeys)
+        dquery, _, dprojected = self._attend_backward(dcontext, dweights, cache)  # (no dkeys: see below)
+        memory.context_steps.append((cache.weights, dcontext.copy()))  # summed in backward_prepare
         memory.dprojected_keys = _add(memory.dprojected_keys, dprojected)
         memory.pending_steps -= 1
         return dquery, memory
@@ -297,7 +303,7 @@ class BahdanauAttention(_AttentionBase):
 
     def _attend_backward(self, dcontext, dweights, cache):
         dquery, dkeys, dprojected, dwa_weight, dwa_bias, dva_weight, dva_bias = bahdanau_attend_backward(
-            dcontext, dweights, cache
+            dcontext, dweights, cache, keys_grad=False
         )
         self.Wa.weight.accumulate(dwa_weight)
         self.Wa.bias.accumulate(dwa_bias)
@@ -368,7 +374,7 @@ class LuongAttention(_AttentionBase):
         return luong_attend_forward(query, memory.keys, memory.projected_keys, memory.mask)
 
     def _attend_backward(self, dcontext, dweights, cache):
-        return luong_attend_backward(dcontext, dweights, cache)
+        return luong_attend_backward(dcontext, dweights, cache, keys_grad=False)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, kind={self.kind!r}"
