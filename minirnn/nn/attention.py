@@ -59,9 +59,10 @@ from .module import Module, is_grad_enabled
 class AttentionMemory:
     """The source side of an attention, made once per source batch by ``prepare``.
 
-    Holds the keys, the mask, the projected keys and the projection's cache, and the
-    gradients that the step backwards add up (``dkeys`` through the contexts,
-    ``dprojected_keys`` through the scores) until ``backward_prepare`` consumes them.
+    Holds the keys, the mask, the projected keys and the projection's cache, and what
+    the step backwards leave for ``backward_prepare``: the gradient through the scores
+    summed as it comes (``dprojected_keys``), and each step's (weights, dcontext), from
+    which the gradient through the contexts is made at once (``context_keys_backward``).
     """
 
     __slots__ = ("keys", "mask", "projected_keys", "prepare_cache", "dkeys", "dprojected_keys", "context_steps",
