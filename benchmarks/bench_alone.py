@@ -39,6 +39,8 @@ sys.path.insert(0, str(HERE))
 
 from bench_rnn import CASES, make_lengths, torch_outputs  # noqa: E402  (does not import torch)
 
+from minirnn.cli.options import positive_float, positive_int  # noqa: E402
+
 
 def _inputs(case):
     import numpy as np
@@ -120,10 +122,11 @@ def run_alone(library, name, threads, seconds):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--cases", nargs="*", default=None, help="a subset of bench_rnn's case names")
-    parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--seconds", type=float, default=4.0, help="timed seconds per process")
-    parser.add_argument("--threads", type=int,
+    parser.add_argument("--cases", nargs="*", default=None, choices=list(CASES), metavar="CASE",
+                        help=f"a subset of bench_rnn's case names: {', '.join(CASES)}")
+    parser.add_argument("--rounds", type=positive_int, default=2)
+    parser.add_argument("--seconds", type=positive_float, default=4.0, help="timed seconds per process")
+    parser.add_argument("--threads", type=positive_int,
                         default=int(os.environ.get("OPENBLAS_NUM_THREADS") or os.cpu_count() or 1))
     parser.add_argument("--json", metavar="PATH")
     args = parser.parse_args(argv)

@@ -68,6 +68,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402  (benchmarks may use numpy directly)
 
 import minirnn as mr  # noqa: E402
+from minirnn.cli.options import positive_int  # noqa: E402  (argument checks with clear errors)
 
 # name: (cell, N, T, D, H, num_layers, bidirectional, packed)
 CASES = {
@@ -407,11 +408,12 @@ def print_table(names, best, memory, peak):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--threads", type=int,
+    parser.add_argument("--rounds", type=positive_int, default=5)
+    parser.add_argument("--reps", type=positive_int, default=5)
+    parser.add_argument("--threads", type=positive_int,
                         default=int(os.environ.get("OPENBLAS_NUM_THREADS") or os.cpu_count() or 1))
-    parser.add_argument("--cases", nargs="*", default=None, help="a subset of case names")
+    parser.add_argument("--cases", nargs="*", default=None, choices=list(CASES), metavar="CASE",
+                        help=f"a subset of the case names: {', '.join(CASES)}")
     parser.add_argument("--quick", action="store_true", help="3 cases, 2 rounds of 3: a smoke run")
     parser.add_argument("--no-memory", action="store_true")
     parser.add_argument("--json", metavar="PATH")

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402  (benchmarks may use numpy directly)
 
 import minirnn as mr  # noqa: E402
+from minirnn.cli.options import positive_int  # noqa: E402  (argument checks with clear errors)
 
 SETTINGS = dict(src_vocab=60, tgt_vocab=40, embed=64, hidden=128, batch=64, src_len=30, tgt_len=12)
 
@@ -145,9 +146,9 @@ def time_median(step, reps, clock=time.perf_counter):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--cell", choices=("gru", "lstm"), default="gru")
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--threads", type=int,
+    parser.add_argument("--rounds", type=positive_int, default=5)
+    parser.add_argument("--reps", type=positive_int, default=5)
+    parser.add_argument("--threads", type=positive_int,
                         default=int(os.environ.get("OPENBLAS_NUM_THREADS") or os.cpu_count() or 1))
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", metavar="PATH")

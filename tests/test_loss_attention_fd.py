@@ -200,3 +200,10 @@ def test_keys_grad_false_skips_only_dkeys(rng, kind):
     assert full[1] is not None and skipped[1] is None
     for a, b in zip(full[:1] + full[2:], skipped[:1] + skipped[2:]):
         np.testing.assert_array_equal(a, b)
+
+
+def test_context_keys_backward_needs_a_pair_per_step(rng):
+    with pytest.raises(ValueError, match="one \\(weights, dcontext\\) pair per step"):
+        FA.context_keys_backward([], [])
+    with pytest.raises(ValueError, match="got 2 weights and 1 dcontexts"):
+        FA.context_keys_backward([np.ones((2, 3))] * 2, [np.ones((2, 4))])

@@ -111,6 +111,9 @@ def context_keys_backward(weights, dcontexts):
     the T ``dkeys`` of ``weighted_sum_backward`` without making any of them: a decoder
     of T steps writes one (N, S, Hk) array instead of adding T of them.
     """
+    if len(weights) == 0 or len(weights) != len(dcontexts):
+        raise ValueError(f"context_keys_backward expects one (weights, dcontext) pair per step, at least one, "
+                         f"got {len(weights)} weights and {len(dcontexts)} dcontexts")
     xp = get_array_module(weights[0])
     return xp.stack(weights, axis=2) @ xp.stack(dcontexts, axis=1)  # (N, S, T) @ (N, T, Hk)
 
