@@ -252,3 +252,17 @@ def test_training_keeps_its_seed(capsys):
     with pytest.raises(SystemExit):
         main(["train", "--help"])
     assert "seed for data splits, weights and shuffling" in " ".join(capsys.readouterr().out.split())
+
+
+def test_reading_a_file_counts_distinct_references_and_repeated_rows(tmp_path, capsys):
+    """A file that repeats pairs: the average counts distinct references, and the repeats are said."""
+    from minirnn.cli.translating import read_parallel_file
+
+    rows = ["Tom is here.\tTom est là."] * 5 + ["Tom is here.\tTom est ici."] + ["Go!\tVa !"] * 20
+    path = tmp_path / "pairs.tsv"
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    read_parallel_file(str(path))
+    said = capsys.readouterr()
+    text = said.out + said.err
+    assert "26 rows (source, target); 2 distinct sources, 1.50 distinct references per source on average " \
+           "(most: 2), 23 rows repeat a pair" in text

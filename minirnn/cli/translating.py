@@ -55,8 +55,10 @@ def read_parallel_file(path: str, minimum: int = 20):
     columns = "source, target, attribution (ignored)" if getattr(records, "columns", 2) == 3 else "source, target"
     groups = group_references(records)
     most = max((len(g.references) for g in groups), default=0)
+    references = sum(len(g.references) for g in groups)  # distinct (source, target) pairs
+    repeats = f", {len(records) - references:,} rows repeat a pair" if len(records) > references else ""
     say(f"read {path}: {len(records):,} rows ({columns}); {len(groups):,} distinct sources, "
-        f"{len(records) / max(len(groups), 1):.2f} references per source on average (most: {most})")
+        f"{references / max(len(groups), 1):.2f} distinct references per source on average (most: {most}){repeats}")
     if records.bad_lines:
         shown = "; ".join(f"line {b.line_number}: {b.reason}" for b in records.bad_lines[:5])
         more = f"; ... and {len(records.bad_lines) - 5} more" if len(records.bad_lines) > 5 else ""
