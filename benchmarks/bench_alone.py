@@ -52,12 +52,13 @@ def _inputs(case):
     return x, dout, (make_lengths(batch, steps) if packed else None)
 
 
-def minirnn_step(case, threads):
+def minirnn_step(case, threads, kernels="numpy"):
     from threadpoolctl import threadpool_limits
 
     import minirnn as mr
 
     threadpool_limits(limits=threads, user_api="blas")
+    mr.fast.set_kernels(kernels)
     cell, _, _, inputs, hidden, layers, bi, _ = case
     x, dout, lengths = _inputs(case)
     mr.manual_seed(0)
@@ -96,8 +97,11 @@ def torch_step(case, threads):
 
 def worker(library, name, threads, seconds):
     """Run one (case, library) alone; print one JSON line."""
-    step = (minirnn_step if library == "minirnn" else torch_step)(CASES[name], threads)
-    for _ in range(3):
+    if library == "torch":
+        step = torch_step(CASES[name], threads)
+    else:  # "minirnn" or "minirnn+numba"
+        step = minirnn_step(CASES[name], threads, "numba" if library.endswith("+numba") else "numpy")
+    for _ in range(3):  # warm-up: compiles the numba kernels, calibrates threads
         step()
     times, before, start = [], resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
     while time.perf_counter() - start < seconds or len(times) < 5:
@@ -129,12 +133,17 @@ def main(argv=None):
     parser.add_argument("--threads", type=positive_int,
                         default=int(os.environ.get("OPENBLAS_NUM_THREADS") or os.cpu_count() or 1))
     parser.add_argument("--json", metavar="PATH")
+    parser.add_argument("--kernels", choices=("numpy", "numba", "both"), default="numpy",
+                        help="minirnn's NumPy step kernels; both: a column for each (numba is the jit extra)")
     args = parser.parse_args(argv)
     names = args.cases or list(CASES)
+    libraries = {"numpy": ("minirnn",), "numba": ("minirnn+numba",),
+                 "both": ("minirnn", "minirnn+numba")}[args.kernels] + ("torch",)
     print(f"each library alone in a fresh process; fwd+bwd+Adam, float32, threads={args.threads}, "
           f"{args.rounds} rounds of {args.seconds:g} s, best round kept; cpu_count={os.cpu_count()}, "
           f"load_average={os.getloadavg()}")
-    header = (f"{'case':<15}{'minirnn ms':>11}{'torch ms':>10}{'ratio':>7}"
+    header = "".join(f"{library + ' ms':>18}{'ratio':>7}" for library in libraries[:-1])
+    header = (f"{'case':<15}{header}{'torch ms':>10}"
               f"{'faults/step':>13}{'torch':>8}{'sys ms/step':>13}{'torch':>8}")
     print(header)
     print("-" * len(header))
@@ -142,16 +151,20 @@ def main(argv=None):
     for name in names:
         best = {}
         for _ in range(args.rounds):
-            for library in ("minirnn", "torch"):
+            for library in libraries:
                 run = run_alone(library, name, args.threads, args.seconds)
-                if library == "minirnn" and run["torch_imported"]:
+                if library != "torch" and run["torch_imported"]:
                     raise RuntimeError("the minirnn process imported torch; it must run alone")
                 if library not in best or run["median_ms"] < best[library]["median_ms"]:
                     best[library] = run
-        ours, theirs = best["minirnn"], best["torch"]
-        row = dict(case=name, minirnn=ours, torch=theirs, ratio=ours["median_ms"] / theirs["median_ms"])
+        ours, theirs = best[libraries[0]], best["torch"]
+        row = dict(case=name, torch=theirs, **{library: best[library] for library in libraries[:-1]},
+                   ratio=ours["median_ms"] / theirs["median_ms"],
+                   ratios={library: best[library]["median_ms"] / theirs["median_ms"] for library in libraries[:-1]})
         results.append(row)
-        print(f"{name:<15}{ours['median_ms']:>11.1f}{theirs['median_ms']:>10.1f}{row['ratio']:>7.2f}"
+        columns = "".join(f"{best[library]['median_ms']:>18.1f}{row['ratios'][library]:>7.2f}"
+                          for library in libraries[:-1])
+        print(f"{name:<15}{columns}{theirs['median_ms']:>10.1f}"
               f"{ours['faults_per_step']:>13.0f}{theirs['faults_per_step']:>8.0f}"
               f"{ours['sys_ms_per_step']:>13.1f}{theirs['sys_ms_per_step']:>8.1f}", flush=True)
     if args.json:

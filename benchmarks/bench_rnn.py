@@ -348,6 +348,7 @@ def environment(threads, device):
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": device,
+        "kernels": mr.fast.kernels(),
         "clock": "wall" if clock is time.perf_counter else "cpu",
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
     }
@@ -419,7 +420,11 @@ def main(argv=None):
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--clock", choices=tuple(CLOCKS), default="wall",
                         help="cpu: the process's CPU seconds, steadier on a loaded machine (use with --threads 1)")
+    parser.add_argument("--kernels", choices=mr.fast.compiled.KERNELS, default="numpy",
+                        help="minirnn's NumPy step kernels: numpy (the default) or numba (the jit extra)")
     args = parser.parse_args(argv)
+    mr.fast.set_kernels(args.kernels)
+    os.environ["MINIRNN_KERNELS"] = args.kernels  # for the memory subprocesses
     import torch
 
     from minirnn.fast import threads

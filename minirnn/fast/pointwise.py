@@ -39,6 +39,7 @@ import warnings
 from types import SimpleNamespace
 
 from ..backend import fuse, get_array_module, np
+from .compiled import compiled_ops, kernels
 
 # ============================================================================ Elman RNN
 
@@ -285,10 +286,11 @@ _fused = None  # the same functions wrapped in FusedStep, built at the first CuP
 
 def ops_for(xp):
     """The step functions for array module ``xp``: the functions above, called
-    directly on NumPy and through ``FusedStep`` (one kernel each) on CuPy."""
+    directly on NumPy (or as compiled loops, ``compiled.py``, when the kernels are
+    set to ``"numba"``) and through ``FusedStep`` (one kernel each) on CuPy."""
     global _fused
     if xp is np:
-        return PLAIN
+        return compiled_ops(STEP_FUNCTIONS) if kernels() == "numba" else PLAIN
     if _fused is None:
         _fused = SimpleNamespace(**{fn.__name__: FusedStep(fn) for fn in STEP_FUNCTIONS})
     return _fused
