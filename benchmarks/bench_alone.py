@@ -147,6 +147,7 @@ def main(argv=None):
               f"{'faults/step':>13}{'torch':>8}{'sys ms/step':>13}{'torch':>8}")
     print(header)
     print("-" * len(header))
+    print(f"(faults and system time: {libraries[0]}, then torch)")
     results = []
     for name in names:
         best = {}

@@ -82,6 +82,26 @@ def test_loop_refuses_a_shape_mismatch_and_strided_rows():
     assert not out.any()
 
 
+def test_loop_refuses_rows_it_cannot_address():
+    loop = compiled.compile_step(pointwise.rnn_tanh_forward)
+    record = np.zeros(5, dtype=[("a", "f4", (4,)), ("tag", "u1", (2,))])  # rows 18 bytes apart
+    with pytest.raises(ValueError, match="row stride"):
+        loop(record["a"], np.ones((5, 4), np.float32), np.zeros((5, 4), np.float32))
+    assert not record["tag"].any()
+    with pytest.raises(ValueError, match="row stride"):
+        loop(np.zeros((3, 4)), np.ones((3, 4))[::-1], np.zeros((3, 4)))
+    with pytest.raises(ValueError, match="row stride"):
+        loop(np.zeros((3, 4)), np.broadcast_to(np.ones(4), (3, 4)), np.zeros((3, 4)))
+
+
+@pytest.mark.parametrize("kind", ("lstm", "gru"))
+def test_empty_batch_with_numba_kernels(numba_kernels, kind):
+    layer = (mr.LSTM if kind == "lstm" else mr.GRU)(2, 3, dtype="float32")
+    out, _ = layer(np.zeros((4, 0, 2), np.float32))
+    dx, _ = layer.backward(np.zeros((4, 0, 3), np.float32))
+    assert out.shape == (4, 0, 3) and dx.shape == (4, 0, 2)
+
+
 def test_loop_source_refuses_names_of_its_own():
     def step(_x, hh):
         return _x + hh

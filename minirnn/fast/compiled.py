@@ -15,7 +15,7 @@ source with ``ast``, like ``pointwise.into_form`` does, so the gate math still
 exists once (``print(loop_source(pointwise.lstm_forward))`` shows what numba
 compiles). In the statements, ``xp.tanh`` becomes the scalar ``tanh`` below,
 ``xp.maximum`` a scalar maximum, a comparison 1 or 0, and each number a constant of
-the arrays' dtype (so float32 stays float32 in the loop, as it does in NumPy).
+the outputs' dtype (so float32 stays float32 in the loop, as it does in NumPy).
 
 float32, the dtype the benchmarks run, uses a rational tanh, ``x P(x^2) / Q(x^2)``
 clamped to [-1, 1], which LLVM vectorises; libm's ``tanhf`` is a call per element
@@ -25,9 +25,10 @@ vectorised, both measured: numba's ``error_model="numpy"`` (its default checks e
 division for zero, which forces scalar code), and C-layout arrays (a gate's columns
 of an (n, 4H) block are seen as a C-layout array, ``c_rows`` below). Its
 coefficients are fitted when the kernels are built (``fit_tanh``, a weighted least
-squares on [0, 9]; no typed-in numbers) and its error is bounded by a test: at most
-8 units in the last place of float32 over [-10, 10], where NumPy's float32 tanh is
-within 2. NaN and infinities behave as tanh's. Every other dtype calls ``math.tanh``,
+squares on [0, 9]; no typed-in numbers; the fit goes through the local LAPACK, so the
+last bits of float32 results may differ between machines) and its error is bounded
+by a test: at most 8 units in the last place of float32 over [-10, 10], where
+NumPy's float32 tanh is within 2. NaN and infinities behave as tanh's. Every other dtype calls ``math.tanh``,
 so the float64 loop computes what NumPy computes to the last bits or so; that is how
 the tests prove the generated loop is the function (float64 against NumPy to 1e-13),
 and separately that the float32 tanh is accurate.
@@ -213,8 +214,10 @@ def _overload_blocks(numba, helpers):
         def check_block(a, rows, width):
             if a.shape[0] != rows or a.shape[1] != width:
                 raise ValueError("compiled step: every block must have out[0]'s shape")
-            if a.strides[1] != a.itemsize:
+            if rows > 0 and width > 1 and a.strides[1] != a.itemsize:
                 raise ValueError("compiled step: every block needs contiguous rows")
+            if rows > 1 and (a.strides[0] <= 0 or a.strides[0] % a.itemsize != 0):
+                raise ValueError("compiled step: every block needs a positive row stride, a multiple of its itemsize")
             return as_c(a)
 
         return check_block
@@ -275,7 +278,10 @@ def loop_source(fn) -> str:
     """The source of ``fn_loop(out0, ..., outK, *args)``: ``fn``'s statements run for
     each element (r, j) of ``out0``'s shape, value k stored in ``outk[r, j]`` (see the
     module docstring). Every argument is an (n, H) block with contiguous rows, or an
-    (H,) row that broadcasts; the loop checks the shapes."""
+    (H,) row that broadcasts; the loop checks the shapes and strides. As with
+    ``fn.into``, an output may be the very array of an input (each element is read
+    before it is written) but must not overlap one at an offset. The constants take
+    ``out0``'s dtype."""
     params, body, values = _statements(fn)
     names = params + [t.id for s in body for t in getattr(s, "targets", ()) if isinstance(t, ast.Name)]
     if any(name.startswith(("_", "out")) for name in names):
@@ -331,4 +337,7 @@ def compiled_ops(functions):
 
 
 if os.environ.get("MINIRNN_KERNELS"):
-    set_kernels(os.environ["MINIRNN_KERNELS"])
+    try:
+        set_kernels(os.environ["MINIRNN_KERNELS"])
+    except (ValueError, ImportError) as err:
+        raise type(err)(f"the environment's MINIRNN_KERNELS={os.environ['MINIRNN_KERNELS']!r}: {err}") from err

@@ -5,9 +5,10 @@ plain array expressions on (n, H) blocks, one block per gate, that returns new
 arrays. The fast loop (``recurrent.py``) calls the very same functions on both
 backends:
 
-* on NumPy, directly (``ops_for(np)`` is this module), or as ``fn.into(out, *args)``,
-  the same statements with each result written into an array the loop gives
-  (derived from this text by ``into_form``, below);
+* on NumPy, directly, or as ``fn.into(out, *args)``, the same statements with each
+  result written into an array the loop gives (derived from this text by
+  ``into_form``, below), or, with ``set_kernels("numba")``, as one compiled loop per
+  function, generated from this text too (``compiled.py``, the optional jit extra);
 * on CuPy, through ``cupy.fuse`` (``ops_for(cupy)``), which compiles each function
   into one elementwise kernel per step instead of ten to twenty separate launches.
 

@@ -308,20 +308,15 @@ def _lstm_backward(dout_packed, dstate, cache, activations, xp):
     ops, (dh, dc), weights, workspace = ops_for(xp), dstate, cache.weights, workspace_for(xp)
     d_pre = workspace.take((cache.schedule.rows, weights.w_hh.shape[0]), dh.dtype)  # dG (R, 4H)
     dh_rows = None if weights.w_hr is None else workspace.take((cache.schedule.rows, dh.shape[1]), dh.dtype)
-    # dc_prev goes to its own array, then into dc: an output that is also an input would keep
-    # a compiled loop (compiled.py) from vectorising; the copy is one small pass per step.
-    dc_prev = workspace.take(dc.shape, dc.dtype)
     for n, rows, _, prev, (i, f, g, o, tanh_c), dh_t in _steps_backward(cache, dh, dout_packed, activations):
         if dh_rows is None:
             dm = dh_t
         else:
             dh_rows[rows] = dh_t  # kept for dW_hr = dH^T M
             dm = xp.matmul(dh_t, weights.w_hr)
-        d_gates = _gates(d_pre[rows], 4)
-        ops.lstm_backward.into(d_gates + (dc_prev[:n],), dm, dc[:n], i, f, g, o, cache.c_states[prev, :n], tanh_c)
-        dc[:n] = dc_prev[:n]
+        d_gates = _gates(d_pre[rows], 4)  # dc_prev replaces dc, which it is computed from
+        ops.lstm_backward.into(d_gates + (dc[:n],), dm, dc[:n], i, f, g, o, cache.c_states[prev, :n], tanh_c)
         xp.matmul(d_pre[rows], weights.w_hh, out=dh[:n])  # dh_prev = dG_t W_hh
-    workspace.give(dc_prev)
     dw_hr = None if dh_rows is None else xp.matmul(dh_rows.T, cache.m_rows)
     workspace.give(dh_rows)
     return d_pre, d_pre, dw_hr
