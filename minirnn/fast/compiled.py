@@ -36,9 +36,10 @@ and separately that the float32 tanh is accurate.
 The extra is off by default: NumPy is the default path. Switch it on with
 ``minirnn.fast.set_kernels("numba")`` or ``MINIRNN_KERNELS=numba`` in the
 environment; ``pip install "minirnn[jit]"`` installs numba. Each function compiles
-at its first call (about a second each; not cached on disk), then float32 calls of
-the fast loop run compiled and the other dtypes keep NumPy's ``into`` form, which
-is as fast there. CuPy arrays never reach this module (``cupy.fuse`` serves them).
+at its first call (under a second each; not cached on disk), then float32 calls of
+the fast loop run compiled and the other dtypes keep NumPy's ``into`` form (their
+loops would call libm's tanh per element and stay scalar; not timed). CuPy arrays
+never reach this module (``cupy.fuse`` serves them).
 """
 
 from __future__ import annotations
