@@ -37,7 +37,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
-from bench_rnn import CASES, make_lengths, torch_outputs  # noqa: E402  (does not import torch)
+from bench_rnn import CASES, add_threads_option, make_lengths, torch_outputs  # noqa: E402  (does not import torch)
 
 from minirnn.cli.options import positive_float, positive_int  # noqa: E402
 
@@ -130,8 +130,7 @@ def main(argv=None):
                         help=f"a subset of bench_rnn's case names: {', '.join(CASES)}")
     parser.add_argument("--rounds", type=positive_int, default=2)
     parser.add_argument("--seconds", type=positive_float, default=4.0, help="timed seconds per process")
-    parser.add_argument("--threads", type=positive_int,
-                        default=int(os.environ.get("OPENBLAS_NUM_THREADS") or os.cpu_count() or 1))
+    add_threads_option(parser)
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--kernels", choices=("numpy", "numba", "both"), default="numpy",
                         help="minirnn's NumPy step kernels; both: a column for each (numba is the jit extra)")

@@ -406,13 +406,18 @@ def print_table(names, best, memory, peak):
     return results
 
 
+def add_threads_option(parser):
+    """``--threads``: BLAS (and torch) threads, by default $OPENBLAS_NUM_THREADS or every core."""
+    parser.add_argument("--threads", type=positive_int,
+                        default=int(os.environ.get("OPENBLAS_NUM_THREADS") or os.cpu_count() or 1))
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--rounds", type=positive_int, default=5)
     parser.add_argument("--reps", type=positive_int, default=5)
-    parser.add_argument("--threads", type=positive_int,
-                        default=int(os.environ.get("OPENBLAS_NUM_THREADS") or os.cpu_count() or 1))
+    add_threads_option(parser)
     parser.add_argument("--cases", nargs="*", default=None, choices=list(CASES), metavar="CASE",
                         help=f"a subset of the case names: {', '.join(CASES)}")
     parser.add_argument("--quick", action="store_true", help="3 cases, 2 rounds of 3: a smoke run")

@@ -35,6 +35,9 @@ import numpy as np  # noqa: E402  (benchmarks may use numpy directly)
 import minirnn as mr  # noqa: E402
 from minirnn.cli.options import positive_int  # noqa: E402  (argument checks with clear errors)
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_rnn import add_threads_option  # noqa: E402
+
 SETTINGS = dict(src_vocab=60, tgt_vocab=40, embed=64, hidden=128, batch=64, src_len=30, tgt_len=12)
 
 
@@ -148,8 +151,7 @@ def main(argv=None):
     parser.add_argument("--cell", choices=("gru", "lstm"), default="gru")
     parser.add_argument("--rounds", type=positive_int, default=5)
     parser.add_argument("--reps", type=positive_int, default=5)
-    parser.add_argument("--threads", type=positive_int,
-                        default=int(os.environ.get("OPENBLAS_NUM_THREADS") or os.cpu_count() or 1))
+    add_threads_option(parser)
     parser.add_argument("--quick", action="store_true")
     parser.add_argument("--json", metavar="PATH")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",

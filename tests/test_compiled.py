@@ -11,6 +11,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -183,3 +187,23 @@ def test_set_kernels_checks_its_argument(monkeypatch):
         compiled.set_kernels("numba")
     assert compiled.kernels() == "numpy"
     assert pointwise.ops_for(np) is pointwise.PLAIN
+
+
+@pytest.mark.parametrize("value,kernels,warned", [("numba", "numba", False), ("cuda", "numpy", True),
+                                                  (" numba ", "numba", False), ("", "numpy", False)])
+def test_kernels_from_the_environment(value, kernels, warned):
+    env = dict(os.environ, MINIRNN_KERNELS=value)
+    run = subprocess.run([sys.executable, "-c", "import minirnn; print(minirnn.fast.kernels())"], env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == kernels
+    assert ("MINIRNN_KERNELS='cuda' ignored" in run.stderr and "one of ('numpy', 'numba')" in run.stderr) == warned
+
+
+def test_a_runs_log_names_the_compiled_kernels(numba_kernels):
+    from minirnn.cli.common import kernels_note
+
+    assert kernels_note("numpy") == " (numba step kernels)"
+    assert kernels_note("cupy") == ""
+    compiled.set_kernels("numpy")
+    assert kernels_note("numpy") == ""

@@ -27,6 +27,7 @@ from .common import (
     UserError,
     epoch_printer,
     init_world,
+    kernels_note,
     print_fit_summary,
     save_pngs,
     say,
@@ -191,7 +192,8 @@ def _describe_run(data, model, settings, backend, weights, monitor, tokens_why) 
     say("  class weights: " + ("balanced, n / (classes * count) on the training split" if weights else
                                "none, every text counts the same (--class-weight balanced weighs rare classes up)"))
     say(f"model: SequenceClassifier({model.cell.upper()}, packed over lengths), embed {settings['embed_dim']}, "
-        f"hidden {settings['hidden_size']}, {model.num_parameters():,} parameters, backend {backend}")
+        f"hidden {settings['hidden_size']}, {model.num_parameters():,} parameters, "
+        f"backend {backend}{kernels_note(backend)}")
     gamma, epochs = _lr_gamma(settings["epochs"]), settings["epochs"]
     say(f"training: Adam lr {settings['lr']} times {gamma:.3f} per epoch (down to {settings['lr'] * LR_FALL:.2g} "
         f"by epoch {epochs}), batch {settings['batch_size']}, clip {settings['clip']}, up to {epochs} epochs; "

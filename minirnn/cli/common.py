@@ -87,6 +87,14 @@ def set_device(device: str, threads: int = 1) -> str:
     return mr.backend.get_backend()
 
 
+def kernels_note(backend: str) -> str:
+    """" (numba step kernels)" when NumPy's fast path runs its compiled loops
+    (``MINIRNN_KERNELS=numba``), so that a run's log says which kernels it used."""
+    import minirnn as mr
+
+    return " (numba step kernels)" if backend == "numpy" and mr.fast.kernels() == "numba" else ""
+
+
 # =========================================================================== distributed runs
 
 

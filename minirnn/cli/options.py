@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import math
 
+from ..data.columns import parses_as_number
+
 
 class UserError(Exception):
     """A mistake in the command line or its files: reported in one line, exit status 2."""
@@ -66,7 +68,7 @@ class Parser(argparse.ArgumentParser):
         parsed, extras = self.parse_known_args(args, namespace)
         if extras:
             parser = getattr(self, "command_parsers", {}).get(getattr(parsed, "command", None), self)
-            options = [t for t in extras if t.startswith("-") and len(t) > 1 and not _is_number(t)] or extras
+            options = [t for t in extras if t.startswith("-") and len(t) > 1 and not parses_as_number(t)] or extras
             parser.error(f"unrecognized option{'s' if len(options) > 1 else ''} {' '.join(options)}")
         return parsed
 
@@ -76,14 +78,6 @@ class Parser(argparse.ArgumentParser):
 
 
 # =========================================================================== numbers checked at parse time
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
 
 
 def _number(text: str, kind):

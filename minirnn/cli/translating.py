@@ -19,7 +19,17 @@ import os
 import time
 
 from ..distributed import SINGLE
-from .common import UserError, note, output_labels, print_fit_summary, render, save_pngs, say, set_device
+from .common import (
+    UserError,
+    kernels_note,
+    note,
+    output_labels,
+    print_fit_summary,
+    render,
+    save_pngs,
+    say,
+    set_device,
+)
 
 # Settings a resumed run must keep, and the option that sets each.
 RUN_OPTIONS = {"hidden_size": "--hidden-size", "embed_dim": "--embed-dim", "cell": "--cell", "lr": "--lr",
@@ -107,7 +117,7 @@ def describe_run(kind, data, model, settings, backend) -> None:
         say(f"warning: {warning}")
     say(f"model: Seq2Seq({'bidirectional ' if settings.get('bidirectional') else ''}{cell} encoder -> Bahdanau "
         f"attention -> {cell}Cell decoder), embed {settings['embed_dim']}, hidden {settings['hidden_size']}, "
-        f"{model.num_parameters():,} parameters, {model.dtype}, backend {backend}")
+        f"{model.num_parameters():,} parameters, {model.dtype}, backend {backend}{kernels_note(backend)}")
     say(f"training: Adam lr {settings['lr']}, batch {settings['batch_size']}, clip {settings['clip']}, label "
         f"smoothing {settings.get('label_smoothing', 0.0)}, up to "
         f"{settings['epochs']} epochs; keeps the epoch with the best {MONITOR_LABELS.get(monitor, monitor)} "

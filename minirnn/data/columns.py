@@ -224,7 +224,8 @@ def looks_like_name(value: str) -> bool:
     return bool(_NAME_RE.fullmatch(value)) and len(value.split()) <= 4
 
 
-def _is_number(value: str) -> bool:
+def parses_as_number(value: str) -> bool:
+    """True when ``float(value)`` parses ('1e3', 'nan', ' 2 ')."""
     try:
         float(value)
     except ValueError:
@@ -239,7 +240,7 @@ def is_header(first_row, body, text_col: int, label_col: int) -> tuple[bool, str
     if label.lower() in labels:
         return False, f"its label {label!r} is one of the labels below it"
     named = _named(first_row, TEXT_NAMES | LABEL_NAMES)
-    if labels and all(_is_number(v) for v in labels) and not _is_number(label):
+    if labels and all(parses_as_number(v) for v in labels) and not parses_as_number(label):
         return True, f"{label!r} is a word over numeric labels"
     distinct = len({row[label_col].strip() for row in body})  # as classes count them: case kept
     absent = f"{label!r} is not one of the {distinct:,} labels below it"

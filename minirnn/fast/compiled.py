@@ -49,6 +49,7 @@ import inspect
 import math
 import os
 import textwrap
+import warnings
 from types import SimpleNamespace
 
 from ..backend import np
@@ -337,8 +338,17 @@ def compiled_ops(functions):
     return _state["ops"]
 
 
-if os.environ.get("MINIRNN_KERNELS"):
-    try:
-        set_kernels(os.environ["MINIRNN_KERNELS"])
-    except (ValueError, ImportError) as err:
-        raise type(err)(f"the environment's MINIRNN_KERNELS={os.environ['MINIRNN_KERNELS']!r}: {err}") from err
+def _kernels_from_environment():
+    """``MINIRNN_KERNELS`` applied at import; a value that cannot be used warns (naming
+    what was expected) and leaves the NumPy kernels, so that ``import minirnn`` and
+    every command still work."""
+    value = os.environ.get("MINIRNN_KERNELS", "").strip()
+    if value:
+        try:
+            set_kernels(value)
+        except (ValueError, ImportError) as err:
+            warnings.warn(f"MINIRNN_KERNELS={value!r} ignored, using the NumPy kernels: {err}", RuntimeWarning,
+                          stacklevel=2)
+
+
+_kernels_from_environment()
