@@ -58,3 +58,15 @@ def test_bench_alone_runs_minirnn_without_torch(tmp_path):
     assert run["steps"] >= 5 and run["median_ms"] > 0 and run["faults_per_step"] >= 0
     theirs = bench_alone.run_alone("torch", "c gru", threads=1, seconds=0.05)
     assert theirs["torch_imported"] is True and theirs["median_ms"] > 0
+
+
+def test_bench_step_kernels_runs(capsys):
+    pytest.importorskip("numba")
+    import bench_step_kernels
+
+    bench_step_kernels.main(["--cases", "c", "--rounds", "1", "--reps", "2", "--variants"])
+    rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith(("lstm_", "gru_"))]
+    assert [r[0] for r in rows] == ["lstm_forward", "lstm_backward", "gru_forward", "gru_backward"]
+    for row in rows:  # name, case, shape, then 5 timings (forward) or 6 (backward: separate dG too)
+        timings = [float(v) for v in row[3:]]
+        assert len(timings) == (6 if row[0].endswith("backward") else 5) and all(t > 0 for t in timings)
