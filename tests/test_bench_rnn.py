@@ -55,7 +55,7 @@ def test_bench_alone_runs_minirnn_without_torch(tmp_path):
 
     run = bench_alone.run_alone("minirnn", "c gru", threads=1, seconds=0.05)
     assert run["torch_imported"] is False
-    assert run["steps"] >= 5 and run["median_ms"] > 0 and run["faults_per_step"] >= 0
+    assert run["steps"] >= 5 and run["median_ms"] > 0 and {"faults_per_step", "sys_ms_per_step"} <= run.keys()
     theirs = bench_alone.run_alone("torch", "c gru", threads=1, seconds=0.05)
     assert theirs["torch_imported"] is True and theirs["median_ms"] > 0
 

@@ -1,6 +1,6 @@
 """The step functions as compiled loops: the optional ``jit`` extra (numba).
 
-On NumPy, one call of a step function in ``pointwise.py`` is 10 to 22 ufunc calls,
+On NumPy, one call of a step function in ``pointwise.py`` is 2 to 22 ufunc calls,
 each a pass over the step's (n, H) blocks: fast SIMD passes, but each pays NumPy's
 call overhead and reads and writes memory again. This module turns each step
 function into one loop that computes every value of an element at once::
@@ -18,20 +18,26 @@ compiles). In the statements, ``xp.tanh`` becomes the scalar ``tanh`` below,
 the outputs' dtype (so float32 stays float32 in the loop, as it does in NumPy).
 
 float32, the dtype the benchmarks run, uses a rational tanh, ``x P(x^2) / Q(x^2)``
-clamped to [-1, 1], which LLVM vectorises; libm's ``tanhf`` is a call per element
-and keeps the loop scalar (an LSTM forward step at N64 H256: 1.5 ms with it, 0.06
-ms in NumPy, 0.03-0.04 ms with the rational tanh). Two more things keep the loop
-vectorised, both measured: numba's ``error_model="numpy"`` (its default checks each
-division for zero, which forces scalar code), and C-layout arrays (a gate's columns
-of an (n, 4H) block are seen as a C-layout array, ``c_rows`` below). Its
-coefficients are fitted when the kernels are built (``fit_tanh``, a weighted least
-squares on [0, 9]; no typed-in numbers; the fit goes through the local LAPACK, so the
-last bits of float32 results may differ between machines) and its error is bounded
-by a test: at most 8 units in the last place of float32 over [-10, 10], where
-NumPy's float32 tanh is within 2. NaN and infinities behave as tanh's. Every other dtype calls ``math.tanh``,
-so the float64 loop computes what NumPy computes to the last bits or so; that is how
-the tests prove the generated loop is the function (float64 against NumPy to 1e-13),
-and separately that the float32 tanh is accurate.
+clamped to [-1, 1], which LLVM vectorises. Three things keep the loop vectorised,
+each measured by ``benchmarks/bench_step_kernels.py --variants`` (LSTM forward step
+at N64 H256, float32: NumPy 63 µs, this loop 34 µs):
+
+* the rational tanh: libm's ``tanhf`` is a call per element (1,357 µs);
+* numba's ``error_model="numpy"``: its default checks each division for zero, which
+  forces scalar code (286 µs);
+* C layout: a gate's columns of an (n, 4H) block, as numba sees them (layout "A",
+  strides known at run time), index too generally to vectorise (338 µs), so they are
+  retyped as C-layout arrays in place (``c_rows``) and read through row views.
+
+The tanh's coefficients are fitted when the kernels are built (``fit_tanh``, a
+weighted least squares on [0, 9]; no typed-in numbers; the fit goes through the local
+LAPACK, so the last bits of float32 results may differ between machines) and its
+error is bounded by a test: at most 8 units in the last place of float32 over
+[-10, 10], where NumPy's float32 tanh is within 2. NaN and infinities behave as
+tanh's. Every other dtype calls ``math.tanh``, so the float64 loop computes what
+NumPy computes to the last bits or so; that is how the tests prove the generated loop
+is the function (float64 against NumPy to 1e-13), and separately that the float32
+tanh is accurate.
 
 The extra is off by default: NumPy is the default path. Switch it on with
 ``minirnn.fast.set_kernels("numba")`` or ``MINIRNN_KERNELS=numba`` in the

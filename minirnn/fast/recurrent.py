@@ -28,9 +28,9 @@ Everything stays in the input's dtype. Equations: see ``functional.cells``.
 Each step's activations go into one (k, R, H) array, gate by gate, rather than into
 5 * T small arrays kept alive until backward, and the large arrays that never leave
 this module come from a reused ``workspace``: before, every training step grew the
-heap by fresh memory whose pages fault on first touch (``bench_rnn.py`` case a, in a
-process of its own: about 11,000 faults and 35-42 ms of system time per step; now 1
-fault and 0.1 ms). Backward consumes its cache (it gives those arrays back), so each
+heap by fresh memory whose pages fault on first touch (case a, LSTM, in a process of
+its own as ``benchmarks/bench_alone.py`` runs it: about 11,000 faults and 26-42 ms of
+system time per step; now 1 fault and 0.0-0.1 ms). Backward consumes its cache (it gives those arrays back), so each
 forward is followed by at most one backward, as in the layers.
 """
 
@@ -308,17 +308,22 @@ def _lstm_backward(dout_packed, dstate, cache, activations, xp):
     ops, (dh, dc), weights, workspace = ops_for(xp), dstate, cache.weights, workspace_for(xp)
     d_pre = workspace.take((cache.schedule.rows, weights.w_hh.shape[0]), dh.dtype)  # dG (R, 4H)
     dh_rows = None if weights.w_hr is None else workspace.take((cache.schedule.rows, dh.shape[1]), dh.dtype)
+    # dc_prev is written apart, then copied into dc: with dc as both an input and an output
+    # the compiled loop (compiled.py) cannot rule out overlap and runs scalar (a, measured
+    # in the loop: 98 against 20 us a step; the copy is about 3 us)
+    dc_prev = workspace.take(dc.shape, dc.dtype)
     for n, rows, _, prev, (i, f, g, o, tanh_c), dh_t in _steps_backward(cache, dh, dout_packed, activations):
         if dh_rows is None:
             dm = dh_t
         else:
             dh_rows[rows] = dh_t  # kept for dW_hr = dH^T M
             dm = xp.matmul(dh_t, weights.w_hr)
-        d_gates = _gates(d_pre[rows], 4)  # dc_prev replaces dc, which it is computed from
-        ops.lstm_backward.into(d_gates + (dc[:n],), dm, dc[:n], i, f, g, o, cache.c_states[prev, :n], tanh_c)
+        d_gates = _gates(d_pre[rows], 4)
+        ops.lstm_backward.into(d_gates + (dc_prev[:n],), dm, dc[:n], i, f, g, o, cache.c_states[prev, :n], tanh_c)
+        dc[:n] = dc_prev[:n]  # dc_prev replaces dc, which it is computed from
         xp.matmul(d_pre[rows], weights.w_hh, out=dh[:n])  # dh_prev = dG_t W_hh
     dw_hr = None if dh_rows is None else xp.matmul(dh_rows.T, cache.m_rows)
-    workspace.give(dh_rows)
+    workspace.give(dh_rows, dc_prev)
     return d_pre, d_pre, dw_hr
 
 

@@ -117,6 +117,14 @@ class Bridge(Module):
     def backward(self, dh, dc=None):
         """dh, dc (L, N, H) -> (dh_n, dc_n), each (2L, N, H); dc_n is None unless LSTM.
 
+        Per layer l, with [.; .] the (N, 2H) pair of directions that ``_unpair_directions``
+        splits back into PyTorch's order::
+
+            da_l               = dh_l * (1 - h_l^2)          (tanh' from its output)
+            [dh_fwd; dh_bwd]   = da_l W_l                    dW_l = da_l^T [h_fwd; h_bwd]
+            [dc_fwd; dc_bwd]   = dc_l V_l                    dV_l = dc_l^T [c_fwd; c_bwd]
+            db_l = sum_N da_l, dd_l = sum_N dc_l             (accumulated in the Linears' .grad)
+
         Either gradient may be None (its state was not used: zeros). Layers run
         backward in reverse order, as their caches were pushed. The gradients are
         checked before the forward's cache is taken, so a refused call can be retried.
