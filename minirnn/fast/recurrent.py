@@ -8,8 +8,9 @@ readable reference, which this is tested equal to), organised for speed:
 * the weights are laid out once per call (``FastWeights``): the sigmoid gates' rows
   halved (``pointwise.py`` explains why), and ``W_hh^T`` stored contiguous, because
   BLAS runs the small per-step ``h @ W_hh^T`` faster on a contiguous ``W_hh^T`` than
-  on the transposed view (N64 H256: 0.89 against 1.47 ms on one loaded AMD core, 145
-  against 215 us on an Intel Xeon; the large input GEMM runs as fast either way);
+  on the transposed view (N64 H256: 0.89 against 1.47 ms on one loaded AMD core, and
+  145 against 215 us on an Intel Xeon as issue 13 reports; the large input GEMM runs
+  as fast either way; one-off measurements, no benchmark here repeats them);
   backward multiplies by the parameters themselves;
 * the input projection of all steps is one GEMM before the loop:
   ``x_proj = X W_ih^T + b`` with X the (R, D) packed input, R = sum(lengths);
@@ -96,7 +97,8 @@ def _scaled_transpose(w, scale, xp):
     """(G*H, K) -> the contiguous (K, G*H) array (w * scale[:, None])^T.
 
     On NumPy it is written 64 rows of ``w`` at a time: a whole strided pass misses
-    the cache on every element (2048 x 512: 4.5 ms in one pass, 3.1 ms in tiles).
+    the cache on every element (2048 x 512: 4.5 ms in one pass, 3.1 ms in tiles, a
+    one-off measurement).
     """
     out = xp.empty((w.shape[1], w.shape[0]), dtype=w.dtype)
     tile = 64 if xp is np else w.shape[0]
