@@ -67,6 +67,7 @@ def test_bench_step_kernels_runs(capsys):
     bench_step_kernels.main(["--cases", "c", "--rounds", "1", "--reps", "2", "--variants"])
     rows = [line.split() for line in capsys.readouterr().out.splitlines() if line.startswith(("lstm_", "gru_"))]
     assert [r[0] for r in rows] == ["lstm_forward", "lstm_backward", "gru_forward", "gru_backward"]
-    for row in rows:  # name, case, shape, then 5 timings (forward) or 6 (backward: separate dG too)
-        timings = [float(v) for v in row[3:]]
-        assert len(timings) == (6 if row[0].endswith("backward") else 5) and all(t > 0 for t in timings)
+    for row in rows:  # name, case, shape, numpy, compiled, speed-up, 3 variants (backward: separate dG too)
+        values = [float(v) for v in row[3:]]
+        assert len(values) == (7 if row[0].endswith("backward") else 6) and all(v > 0 for v in values)
+        assert values[2] == pytest.approx(values[0] / values[1], rel=0.05, abs=0.02)

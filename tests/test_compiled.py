@@ -98,10 +98,13 @@ def test_loop_refuses_rows_it_cannot_address():
         loop(np.zeros((3, 4)), np.broadcast_to(np.ones(4), (3, 4)), np.zeros((3, 4)))
 
 
+@pytest.mark.parametrize("kernels", compiled.KERNELS)
+@pytest.mark.parametrize("lengths", (None, []))
 @pytest.mark.parametrize("kind", ("lstm", "gru"))
-def test_empty_batch_with_numba_kernels(numba_kernels, kind):
+def test_empty_batch(numba_kernels, kind, lengths, kernels):
+    compiled.set_kernels(kernels)
     layer = (mr.LSTM if kind == "lstm" else mr.GRU)(2, 3, dtype="float32")
-    out, _ = layer(np.zeros((4, 0, 2), np.float32))
+    out, _ = layer(np.zeros((4, 0, 2), np.float32), lengths=lengths)
     dx, _ = layer.backward(np.zeros((4, 0, 3), np.float32))
     assert out.shape == (4, 0, 3) and dx.shape == (4, 0, 2)
 
@@ -192,14 +195,14 @@ def test_set_kernels_checks_its_argument(monkeypatch):
 
 
 @pytest.mark.parametrize("value,kernels,warned", [("numba", "numba", False), ("cuda", "numpy", True),
-                                                  (" numba ", "numba", False), ("", "numpy", False)])
+                                                  (" NUMBA ", "numba", False), ("", "numpy", False)])
 def test_kernels_from_the_environment(value, kernels, warned):
     env = dict(os.environ, MINIRNN_KERNELS=value)
     run = subprocess.run([sys.executable, "-c", "import minirnn; print(minirnn.fast.kernels())"], env=env,
                          capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     assert run.stdout.strip() == kernels
-    assert ("MINIRNN_KERNELS='cuda' ignored" in run.stderr and "one of ('numpy', 'numba')" in run.stderr) == warned
+    assert ("MINIRNN_KERNELS='cuda' is ignored" in run.stderr and "one of ('numpy', 'numba')" in run.stderr) == warned
 
 
 def test_a_runs_log_names_the_compiled_kernels(numba_kernels):

@@ -46,6 +46,10 @@ examples:
   echo "she has a red car" | python -m minirnn translate runs/demo/best.npz
   python -m minirnn trace runs/demo/best.npz "we have two red cars"
   python -m minirnn gradcheck --model seq2seq
+
+environment:
+  MINIRNN_KERNELS=numba   float32 gate math as compiled loops (pip install "minirnn[jit]"); each
+                          process compiles them first (a few seconds, ~90 MiB): for training runs
 """
 
 __all__ = ["EXIT_USAGE", "UserError", "build_parser", "limit_blas_threads", "main"]

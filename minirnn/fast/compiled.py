@@ -20,13 +20,13 @@ the outputs' dtype (so float32 stays float32 in the loop, as it does in NumPy).
 float32, the dtype the benchmarks run, uses a rational tanh, ``x P(x^2) / Q(x^2)``
 clamped to [-1, 1], which LLVM vectorises. Three things keep the loop vectorised,
 each measured by ``benchmarks/bench_step_kernels.py --variants`` (LSTM forward step
-at N64 H256, float32: NumPy 63 µs, this loop 34 µs):
+at N64 H256, float32: NumPy 64 µs, this loop 34 µs):
 
-* the rational tanh: libm's ``tanhf`` is a call per element (1,357 µs);
+* the rational tanh: libm's ``tanhf`` is a call per element (1,345 µs);
 * numba's ``error_model="numpy"``: its default checks each division for zero, which
   forces scalar code (286 µs);
 * C layout: a gate's columns of an (n, 4H) block, as numba sees them (layout "A",
-  strides known at run time), index too generally to vectorise (338 µs), so they are
+  strides known at run time), index too generally to vectorise (246 µs), so they are
   retyped as C-layout arrays in place (``c_rows``) and read through row views.
 
 The tanh's coefficients are fitted when the kernels are built (``fit_tanh``, a
@@ -357,13 +357,13 @@ def _kernels_from_environment():
     """``MINIRNN_KERNELS`` applied at import; a value that cannot be used warns (naming
     what was expected) and leaves the NumPy kernels, so that ``import minirnn`` and
     every command still work."""
-    value = os.environ.get("MINIRNN_KERNELS", "").strip()
+    value = os.environ.get("MINIRNN_KERNELS", "").strip().lower()
     if value:
         try:
             set_kernels(value)
         except (ValueError, ImportError) as err:
-            warnings.warn(f"MINIRNN_KERNELS={value!r} ignored, using the NumPy kernels: {err}", RuntimeWarning,
-                          stacklevel=2)
+            warnings.warn(f"the environment variable MINIRNN_KERNELS={os.environ['MINIRNN_KERNELS']!r} is "
+                          f"ignored, using the NumPy kernels: {err}", RuntimeWarning, stacklevel=2)
 
 
 _kernels_from_environment()

@@ -192,8 +192,8 @@ class RNNBase(Module):
             raise ValueError(f"{name} expects at least one time step, got T = 0")
         if lengths is not None:
             lengths = check_lengths(lengths, batch, steps, name)
-            if lengths.min() == steps:
-                lengths = None  # every sequence is full: the plain path is the same
+            if batch == 0 or lengths.min() == steps:
+                lengths = None  # every sequence is full (or there is none): the plain path is the same
         h0, c0 = self._initial_state(hx, batch, unbatched, x)
         out, h_n, c_n, layer_caches, dropout_caches = self._forward_layers(x, h0, c0, lengths)
         if is_grad_enabled():
